@@ -1,0 +1,33 @@
+# Everything installs into .venv; the two commands a new machine needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install install-test demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime
+
+install-test: $(VENV)/.test
+
+## Run the real hf-audit-poll twice against the simulated Hub: no token, no servers.
+demo: install
+	$(BIN)/python -m hf_audit.demo
+
+## The whole test suite (what CI runs). pytest exits non-zero, 5 included, when nothing ran.
+test: install-test
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,263 @@
+"""HTTP access to the audit-log export: retries, deadline, and one-line errors.
+
+Retries of the request itself (connection errors, 408/429/5xx) are urllib3's `Retry`, taught the
+Hub's `RateLimit` header and the poll deadline. A body that breaks midway is retried by
+`ExportClient.fetch` as a whole, since nothing has been emitted before the body is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import __version__
+from .errors import AuthError, DataError, HfAuditError, NetworkError, NotFoundError
+from .settings import Settings
+from .stream import NotAnArray, iter_json_array
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_RATELIMIT_RESET = re.compile(r"(?:^|;)\s*t\s*=\s*(\d+)")
+_RATELIMIT_REMAINING = re.compile(r"(?:^|;)\s*r\s*=\s*(\d+)")
+CHUNK_BYTES = 256 * 1024
+
+
+class DeadlineExceeded(NetworkError):
+    pass
+
+
+class HubRetry(Retry):
+    """urllib3 Retry that also waits for the Hub's `RateLimit: ...;t=<seconds>` and never
+    sleeps past the poll deadline (it gives up instead, so the poll ends inside its interval)."""
+
+    def __init__(self, *args: object, deadline: float | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.deadline = deadline
+
+    def new(self, **kw: object) -> HubRetry:
+        kw.setdefault("deadline", self.deadline)
+        return super().new(**kw)  # type: ignore[return-value]
+
+    def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
+        retry_after = super().get_retry_after(response)
+        reset = _RATELIMIT_RESET.search(response.headers.get("RateLimit", ""))
+        if reset is not None and response.status == 429:
+            return max(retry_after or 0.0, float(reset.group(1)))
+        return retry_after
+
+    def sleep(self, response: urllib3.BaseHTTPResponse | None = None) -> None:
+        wait = (self.get_retry_after(response) if response is not None else None) or self.get_backoff_time()
+        if self.deadline is not None and time.monotonic() + wait > self.deadline:
+            status = f"HTTP {response.status}" if response is not None else "a connection error"
+            raise DeadlineExceeded(
+                f"gave up after {status}: the next retry would wait {wait:.0f}s, past the poll deadline"
+            )
+        if wait > 0:
+            time.sleep(wait)
+
+
+@dataclass
+class FetchStats:
+    attempts: int = 0
+    bytes_read: int = 0
+    status: int = 0
+    request_id: str = ""
+    rate_limit_remaining: int | None = None
+    retries: int = field(default=0)
+
+
+def user_agent() -> str:
+    return f"hf-audit/{__version__} (Fluent Bit exec input; +https://github.com/hf-audit) python-requests/{requests.__version__}"
+
+
+def build_session(settings: Settings, deadline: float) -> requests.Session:
+    session = requests.Session()
+    retry = HubRetry(
+        deadline=deadline,
+        total=settings.max_retries,
+        connect=settings.max_retries,
+        read=settings.max_retries,
+        status=settings.max_retries,
+        other=0,
+        allowed_methods=frozenset({"GET"}),
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=1.0,
+        backoff_max=60,
+        backoff_jitter=1.0,
+        respect_retry_after_header=True,
+        raise_on_status=False,  # the last answer is turned into a clear error below
+    )
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.headers["User-Agent"] = user_agent()
+    session.headers["Accept"] = "application/json"
+    session.headers["Accept-Encoding"] = "gzip"
+    if settings.ca_bundle is not None:
+        session.verify = str(settings.ca_bundle)
+    return session
+
+
+def error_text_of(body: object) -> str:
+    """The Hub's error text in a JSON body: {"error": ...}, {"error": [...]} or {"errors": [...]}."""
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    if isinstance(error, list):
+        return "; ".join(str(item) for item in error)
+    if error:
+        return str(error)
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
+    return ""
+
+
+def hub_error_text(response: requests.Response, body_text: str | None = None) -> str:
+    """The Hub's own explanation: X-Error-Message, or a JSON error body; never an HTML page."""
+    header = response.headers.get("X-Error-Message", "").strip()
+    if header:
+        return header
+    try:
+        body = json.loads(body_text) if body_text is not None else response.json()
+    except ValueError:
+        return ""
+    return error_text_of(body)
+
+
+def _with_context(message: str, response: requests.Response, body_text: str | None = None) -> str:
+    text = hub_error_text(response, body_text)
+    request_id = response.headers.get("X-Request-Id", "")
+    code = response.headers.get("X-Error-Code", "")
+    parts = [message]
+    if text:
+        parts.append(f"Hub says: {text[:300]}")
+    if code:
+        parts.append(f"code {code}")
+    if request_id:
+        parts.append(f"request id {request_id}")
+    return "; ".join(parts)
+
+
+def error_for_status(response: requests.Response, org: str) -> HfAuditError:
+    status = response.status_code
+    if status in (401, 403):
+        return AuthError(
+            _with_context(
+                f"HTTP {status} from the audit-log export: the token must belong to an admin of "
+                f"organization {org!r}, and the organization must be on a Team or Enterprise plan",
+                response,
+            )
+        )
+    if status == 404:
+        return NotFoundError(_with_context(f"HTTP 404: organization {org!r} was not found on the Hub", response))
+    if status == 429:
+        return NetworkError(_with_context("HTTP 429: the Hub is rate-limiting this token; retries ran out", response))
+    if status >= 500 or status == 408:
+        return NetworkError(_with_context(f"HTTP {status}: the Hub is unavailable; retries ran out", response))
+    return DataError(_with_context(f"unexpected HTTP {status} from the audit-log export", response))
+
+
+class ExportClient:
+    def __init__(self, settings: Settings, deadline: float) -> None:
+        """`deadline` is a time.monotonic() value by which the whole fetch gives up."""
+        self.settings = settings
+        self.deadline = deadline
+        self.session = build_session(settings, deadline)
+        self.url = f"{settings.endpoint}/api/organizations/{quote(settings.org, safe='')}/audit-log/export"
+        self.stats = FetchStats()
+
+    def fetch(self, consume: Callable[[Iterator[object]], None]) -> None:
+        """Stream the export's items into `consume`; retry the whole read if the body breaks.
+
+        `consume` must start afresh on each call: an attempt that fails midway is discarded.
+        """
+        deadline = self.deadline
+        body_attempts = 1 + min(self.settings.max_retries, 2)
+        for attempt in range(1, body_attempts + 1):
+            try:
+                self._fetch_once(consume)
+                return
+            except _BodyBroken as exc:
+                if attempt == body_attempts or time.monotonic() + 1 > deadline:
+                    raise NetworkError(f"the export download broke off midway ({exc}); nothing was emitted") from None
+                self.stats.retries += 1
+                time.sleep(min(2.0**attempt, max(0.0, deadline - time.monotonic() - 1)))
+
+    def _fetch_once(self, consume: Callable[[Iterator[object]], None]) -> None:
+        settings = self.settings
+        params = {"q": settings.query} if settings.query else None
+        self.stats.attempts += 1
+        try:
+            response = self.session.get(
+                self.url,
+                params=params,
+                headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
+                timeout=(settings.connect_timeout, settings.read_timeout),
+                stream=True,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise NetworkError(f"TLS verification of {settings.endpoint} failed: {_reason(exc)}") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise NetworkError(f"cannot reach {settings.endpoint}: {_reason(exc)}") from None
+        except requests.exceptions.Timeout:
+            raise NetworkError(f"{settings.endpoint} did not answer within {settings.read_timeout:.0f}s") from None
+        except requests.exceptions.RequestException as exc:
+            raise NetworkError(f"request to {settings.endpoint} failed: {_reason(exc)}") from None
+        with response:
+            self._record(response)
+            if response.status_code != 200:
+                raise error_for_status(response, settings.org)
+            content_type = response.headers.get("Content-Type", "")
+            if "html" in content_type.lower():
+                raise DataError(_with_context("the Hub answered an HTML page instead of the JSON export", response))
+            try:
+                consume(iter_json_array(self._chunks(response), max_item_chars=settings.max_event_bytes))
+            except NotAnArray as exc:
+                # The body was read by the stream already: its start is all there is to quote.
+                message = f"the export is not a JSON array; it starts with {exc.snippet[:80]!r}"
+                raise DataError(_with_context(message, response, exc.snippet)) from None
+
+    def _chunks(self, response: requests.Response) -> Iterator[bytes]:
+        try:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                self.stats.bytes_read += len(chunk)
+                yield chunk
+                if time.monotonic() > self.deadline:
+                    raise DeadlineExceeded("the export download did not finish before the poll deadline")
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
+            raise _BodyBroken(_reason(exc)) from None
+        except requests.exceptions.ContentDecodingError:
+            raise DataError("the export body could not be decompressed (corrupt gzip)") from None
+
+    def _record(self, response: requests.Response) -> None:
+        self.stats.status = response.status_code
+        self.stats.request_id = response.headers.get("X-Request-Id", "")
+        remaining = _RATELIMIT_REMAINING.search(response.headers.get("RateLimit", ""))
+        self.stats.rate_limit_remaining = int(remaining.group(1)) if remaining else None
+        history = response.raw.retries.history if getattr(response.raw, "retries", None) else ()
+        self.stats.retries += len(history)
+
+
+class _BodyBroken(Exception):
+    pass
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause, without the URL-and-object noise requests wraps around it."""
+    inner: BaseException = exc
+    while True:
+        nested = inner.args[0] if inner.args and isinstance(inner.args[0], BaseException) else None
+        nested = nested or getattr(inner, "reason", None) or inner.__cause__ or inner.__context__
+        if not isinstance(nested, BaseException) or nested is inner:
+            break
+        inner = nested
+    text = str(inner) or type(inner).__name__
+    return text[:300]

@@ -1,0 +1,292 @@
+"""Turn one Hub event into the 51-column record, and the record into one bounded line.
+
+Every column is always present and never null, so Elasticsearch, Loki and ClickHouse see one stable
+shape. Unknown event types flow through like any other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+from .events import HubEvent, format_time
+
+COLUMNS: tuple[str, ...] = (
+    "workspaceID", "sourceID", "sourceType", "sourceTTL", "receivedAt", "id", "eventTime",
+    "eventName", "eventID", "srcIP", "srcASCountryCode", "srcASNumber", "srcASOrganization",
+    "srcCity", "srcConnectionType", "srcISP", "srcLatitude", "srcLongitude", "srcUserType",
+    "dstIP", "dstASCountryCode", "dstASNumber", "dstASOrganization", "dstCity",
+    "dstConnectionType", "dstISP", "dstLatitude", "dstLongitude", "dstUserType", "actor", "tags",
+    "resources", "serviceName", "enrichments", "readOnly", "rawLog", "auditID", "eventType",
+    "message", "authorID", "authorUser", "authorType", "actorIP", "locationFormatted",
+    "locationCountry", "locationCity", "tokenType", "tokenID", "tokenRole", "tokenLast4",
+    "tokenDeleted",
+)  # fmt: skip
+
+SOURCE_TYPE = "huggingface"
+SERVICE_NAME = "huggingface-hub"
+# Fixed namespace so the record id of an event is the same on every machine and every poll.
+_ID_NAMESPACE = uuid.UUID("6f1c1a52-8f3e-4d59-9a43-5b0f7f0c2b11")
+
+# Types that record a read or a sign-in and change nothing in the organization.
+READ_ONLY_TYPES = frozenset({"org.audit_log.export", "org.sso_login"})
+
+MAX_DATA_TAGS = 64
+MAX_TAG_KEY_CHARS = 128
+MAX_TAG_VALUE_CHARS = 1024
+MAX_DATA_DEPTH = 6
+MAX_RESOURCES = 32
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a valid pair is one character in Python
+
+
+class RecordContext(BaseModel):
+    """What a poll adds to every record besides the event itself."""
+
+    model_config = ConfigDict(frozen=True)
+
+    org: str
+    workspace_id: str
+    source_id: str
+    source_ttl_days: int
+    received_at: datetime
+    max_line_bytes: int
+
+
+def record_id(org: str, event_id: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, f"huggingface:{org}:{event_id}"))
+
+
+def normalize(event: HubEvent, raw: dict[str, Any], ctx: RecordContext) -> dict[str, Any]:
+    """The record for `event`, whose parsed JSON object is `raw` (kept verbatim in rawLog)."""
+    scope, _, action = event.type.partition(".")
+    location = event.location
+    author = event.author
+    token = event.token
+    tags: dict[str, str] = {"scope": scope, "action": action, "org": ctx.org}
+    if event.userAgent:
+        tags["userAgent"] = event.userAgent
+    if event.oauth is not None:
+        tags["oauth.clientId"] = event.oauth.clientId
+        if event.oauth.name:
+            tags["oauth.name"] = event.oauth.name
+    if not _flatten_data(event.data, "data", tags, 0, [0]):
+        tags["truncated"] = "true"
+    actor = {"id": author.id, "user": author.user, "type": author.type}
+    if author.avatarUrl:
+        actor["avatarUrl"] = author.avatarUrl
+    if author.deleted is not None:
+        actor["deleted"] = "true" if author.deleted else "false"
+    event_time = format_time(event.createdAt)
+    return {
+        "workspaceID": ctx.workspace_id,
+        "sourceID": ctx.source_id,
+        "sourceType": SOURCE_TYPE,
+        "sourceTTL": ctx.source_ttl_days,
+        "receivedAt": format_time(ctx.received_at),
+        "id": record_id(ctx.org, event.id),
+        "eventTime": event_time,
+        "eventName": event.type,
+        "eventID": event.id,
+        "srcIP": event.ip,
+        "srcASCountryCode": "",
+        "srcASNumber": 0,
+        "srcASOrganization": "",
+        "srcCity": location.city,
+        "srcConnectionType": "",
+        "srcISP": "",
+        "srcLatitude": 0.0,
+        "srcLongitude": 0.0,
+        "srcUserType": "",
+        "dstIP": "",
+        "dstASCountryCode": "",
+        "dstASNumber": 0,
+        "dstASOrganization": "",
+        "dstCity": "",
+        "dstConnectionType": "",
+        "dstISP": "",
+        "dstLatitude": 0.0,
+        "dstLongitude": 0.0,
+        "dstUserType": "",
+        "actor": actor,
+        "tags": tags,
+        "resources": resources_of(event.data, scope),
+        "serviceName": SERVICE_NAME,
+        "enrichments": [],
+        "readOnly": event.type in READ_ONLY_TYPES,
+        "rawLog": compact_json(raw),
+        "auditID": event.id,
+        "eventType": event.type,
+        "message": event.message,
+        "authorID": author.id,
+        "authorUser": author.user,
+        "authorType": author.type,
+        "actorIP": event.ip,
+        "locationFormatted": location.formatted,
+        "locationCountry": location.country,
+        "locationCity": location.city,
+        "tokenType": token.type if token else "",
+        "tokenID": token.id if token else "",
+        "tokenRole": token.role if token else "",
+        "tokenLast4": token.last4 if token else "",
+        "tokenDeleted": token.deleted if token else False,
+    }
+
+
+def _scalar_text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    if value is None:
+        return ""
+    return None
+
+
+def _flatten_data(value: Any, key: str, tags: dict[str, str], depth: int, budget: list[int]) -> bool:
+    """Add data's scalar leaves to tags under dotted keys; False when something was left out.
+
+    Lists of scalars become one comma-separated value; lists of objects are indexed (`.0.path`).
+    """
+    text = _scalar_text(value)
+    if text is not None:
+        if key == "data" and value is None:
+            return True  # an event without data adds no tag
+        if budget[0] >= MAX_DATA_TAGS:
+            return False
+        budget[0] += 1
+        tags[key[:MAX_TAG_KEY_CHARS]] = text[:MAX_TAG_VALUE_CHARS]
+        return len(text) <= MAX_TAG_VALUE_CHARS and len(key) <= MAX_TAG_KEY_CHARS
+    if depth >= MAX_DATA_DEPTH:
+        return False
+    complete = True
+    if isinstance(value, dict):
+        for child_key, child in value.items():
+            complete &= _flatten_data(child, f"{key}.{child_key}", tags, depth + 1, budget)
+    elif isinstance(value, list):
+        scalars = [_scalar_text(item) for item in value]
+        if all(item is not None for item in scalars):
+            return _flatten_data(",".join(scalars), key, tags, depth, budget)  # type: ignore[arg-type]
+        for index, child in enumerate(value):
+            complete &= _flatten_data(child, f"{key}.{index}", tags, depth + 1, budget)
+    return complete
+
+
+def _repo_resource(repo: Any) -> str | None:
+    if isinstance(repo, str) and repo:
+        return f"model:{repo}"
+    if isinstance(repo, dict):
+        name = repo.get("name") or repo.get("id")
+        if isinstance(name, str) and name:
+            kind = repo.get("type") if isinstance(repo.get("type"), str) else "model"
+            return f"{kind}:{name}"
+    return None
+
+
+def _named(prefix: str, value: Any, *fields: str) -> str | None:
+    if isinstance(value, str) and value:
+        return f"{prefix}:{value}"
+    if isinstance(value, dict):
+        for field in fields:
+            found = value.get(field)
+            if isinstance(found, str) and found:
+                return f"{prefix}:{found}"
+    return None
+
+
+def resources_of(data: Any, scope: str) -> list[str]:
+    """The Hub resources an event's data names, as `kind:identifier` strings."""
+    if not isinstance(data, dict):
+        return []
+    found: list[str | None] = [_repo_resource(data.get("repo")), _repo_resource(data.get("repoId"))]
+    if scope == "repo" and isinstance(data.get("from"), str) and isinstance(data.get("to"), str):
+        kind = (found[0] or "model:").split(":", 1)[0]
+        found += [f"{kind}:{data['from']}", f"{kind}:{data['to']}"]
+    found.append(_named("collection", data.get("collection"), "slug", "id"))
+    found.append(_named("resource_group", data.get("resourceGroup"), "id", "name"))
+    found.append(_named("job", data.get("job"), "id"))
+    found.append(_named("scheduled_job", data.get("scheduledJob"), "id"))
+    found.append(_named("service_account", data.get("serviceAccount"), "id", "name"))
+    found.append(_named("user", data.get("user"), "user", "name"))
+    users = data.get("users")
+    if isinstance(users, list):
+        found += [_named("user", user, "user", "name") for user in users]
+    unique = dict.fromkeys(item for item in found if item)
+    return list(unique)[:MAX_RESOURCES]
+
+
+def _sanitize(value: Any) -> Any:
+    """Replace lone surrogates (from `\\ud800`-style escapes) that UTF-8 output cannot carry."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_sanitize(k): _sanitize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sanitize(v) for v in value]
+    return value
+
+
+def compact_json(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        # orjson refuses integers beyond 64 bits and lone surrogates; the stdlib keeps big
+        # integers exact, and _sanitize makes every string encodable.
+        return json.dumps(_sanitize(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _dump_line(record: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(record)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(_sanitize(record), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_BOOKKEEPING_TAGS = ("truncated", "truncatedFields")
+
+
+def _cuttable_fields(record: dict[str, Any]) -> list[tuple[Any, Any, str]]:
+    """Every string value in the record as (container, key, label), so the longest can be cut."""
+    places: list[tuple[Any, Any, str]] = [
+        (record, column, column) for column in COLUMNS if isinstance(record[column], str)
+    ]
+    places += [(record["tags"], k, f"tags.{k}") for k in record["tags"] if k not in _BOOKKEEPING_TAGS]
+    places += [(record["actor"], k, f"actor.{k}") for k in record["actor"]]
+    places += [(record["resources"], i, f"resources.{i}") for i in range(len(record["resources"]))]
+    return places
+
+
+def to_line(record: dict[str, Any], max_line_bytes: int) -> bytes:
+    """The record as one JSON line (newline included) of at most `max_line_bytes` bytes.
+
+    Oversize values are cut, longest first, and the record says so in tags: `truncated` and
+    `truncatedFields`. Each cut removes more characters than the line is over, and a character
+    is at least one byte, so the loop ends; the floor of 4096 bytes leaves room for the 51 keys
+    with every string emptied.
+    """
+    line = _dump_line(record)
+    if len(line) < max_line_bytes:
+        return line + b"\n"
+    tags = record["tags"]
+    tags["truncated"] = "true"
+    cut: list[str] = []
+    while True:
+        tags["truncatedFields"] = ",".join(cut)[:MAX_TAG_VALUE_CHARS]
+        line = _dump_line(record)
+        excess = len(line) + 1 - max_line_bytes
+        if excess <= 0:
+            return line + b"\n"
+        container, key, label = max(_cuttable_fields(record), key=lambda place: len(place[0][place[1]]))
+        value: str = container[key]
+        if not value:
+            raise ValueError("record cannot fit the line bound")  # unreachable above the 4096 floor
+        container[key] = value[: max(0, len(value) - excess - 64)]
+        if label not in cut:
+            cut.append(label)

@@ -1,0 +1,270 @@
+"""One poll: download the export, keep what was not emitted before, print it in time order, commit.
+
+Nothing is printed until the whole body has been read and parsed, so a download that fails midway
+prints nothing and the next poll starts from the same checkpoint. New events are spooled to a temp
+file while the body streams in, then printed oldest first; the checkpoint is committed after the
+lines are flushed. On SIGTERM while printing, the current line is finished and exactly what was
+printed is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import IO, Literal
+
+from .client import ExportClient, FetchStats
+from .errors import Interrupted
+from .events import MalformedEvent, format_time, parse_event
+from .normalize import RecordContext, compact_json, normalize, to_line
+from .settings import Settings
+from .state import Checkpoint, StateStore
+
+FLUSH_EVERY = 256  # lines between flushes; what is flushed is what a SIGTERM commits
+
+Verdict = Literal["new", "seen", "old", "not_backfilled"]
+
+
+class StopSignal:
+    """SIGTERM handler state. Before printing starts, stop at once (nothing to undo); while
+    printing or committing, finish the line and commit what was printed."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.printing = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.requested = True
+        if not self.printing:
+            raise Interrupted("stopped by a signal before any event was printed; the checkpoint is unchanged")
+
+
+@dataclass
+class PollReport:
+    exported: int = 0
+    new: int = 0
+    already_seen: int = 0
+    late: int = 0
+    malformed: int = 0
+    not_backfilled: int = 0
+    duplicates_in_export: int = 0
+    emitted: int = 0
+    oldest: str | None = None
+    newest: str | None = None
+    gap: tuple[str, str] | None = None
+    interrupted: bool = False
+    fetch: FetchStats = field(default_factory=FetchStats)
+
+
+class Spool:
+    """New events' lines in a temp file, indexed by (eventTime, id), so they can be printed in
+    time order whatever the export's order without holding 100,000 lines in memory."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="hf-audit-")
+        self._index: list[tuple[str, str, int, int]] = []
+
+    def add(self, event_time: str, event_id: str, line: bytes) -> None:
+        self._index.append((event_time, event_id, self._file.tell(), len(line)))
+        self._file.write(line)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def in_time_order(self) -> Iterator[tuple[str, str, bytes]]:
+        self._index.sort()
+        self._file.flush()
+        for event_time, event_id, offset, length in self._index:
+            self._file.seek(offset)
+            yield event_time, event_id, self._file.read(length)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class Dedupe:
+    """Decides, from the checkpoint alone, whether an event was handled by an earlier poll."""
+
+    def __init__(self, checkpoint: Checkpoint | None, settings: Settings, now: datetime) -> None:
+        self.first_poll = checkpoint is None
+        self.seen = checkpoint.seen if checkpoint else {}
+        self.watermark = checkpoint.watermark if checkpoint else None
+        self.window_start = checkpoint.window_start(settings.lookback) if checkpoint else None
+        backfill = settings.backfill
+        self.skip_all = self.first_poll and backfill.mode == "none"
+        self.backfill_from = (
+            format_time(now - backfill.window) if self.first_poll and backfill.window is not None else None
+        )
+
+    def verdict(self, event_id: str, event_time: str) -> Verdict:
+        if event_id in self.seen:
+            return "seen"
+        if self.window_start is not None and event_time < self.window_start:
+            return "old"
+        if self.skip_all or (self.backfill_from is not None and event_time < self.backfill_from):
+            return "not_backfilled"
+        return "new"
+
+    def is_late(self, event_time: str) -> bool:
+        return self.watermark is not None and event_time <= self.watermark
+
+
+class Poll:
+    def __init__(self, settings: Settings, out: IO[bytes], log: logging.Logger, stop: StopSignal) -> None:
+        self.settings = settings
+        self.out = out
+        self.log = log
+        self.stop = stop
+        self.store = StateStore(settings.state_dir, settings.org, settings.lock_timeout)
+
+    def run(self, now: datetime | None = None) -> PollReport:
+        now = now or datetime.now(timezone.utc)
+        with self.store.lock():
+            checkpoint = self.store.load()
+            report, spool, handled, malformed_keys = self._download(checkpoint, now)
+            try:
+                self._warn_about_gap(checkpoint, report)
+                emitted = self._print(spool, report)
+            finally:
+                spool.close()
+            self._commit(checkpoint, handled, emitted, malformed_keys, report, now)
+        return report
+
+    def _download(
+        self, checkpoint: Checkpoint | None, now: datetime
+    ) -> tuple[PollReport, Spool, dict[str, str], dict[str, str]]:
+        settings = self.settings
+        ctx = RecordContext(
+            org=settings.org,
+            workspace_id=settings.workspace_id,
+            source_id=settings.effective_source_id,
+            source_ttl_days=settings.source_ttl_days,
+            received_at=now,
+            max_line_bytes=settings.max_line_bytes,
+        )
+        dedupe = Dedupe(checkpoint, settings, now)
+        reported = checkpoint.reported_malformed if checkpoint else {}
+        client = ExportClient(settings, time.monotonic() + settings.deadline.total_seconds())
+        result: dict[str, object] = {}
+
+        def consume(items: Iterator[object]) -> None:
+            # Called once per download attempt: whatever an earlier broken attempt built is dropped.
+            old_spool = result.get("spool")
+            if isinstance(old_spool, Spool):
+                old_spool.close()
+            report = PollReport(fetch=client.stats)
+            spool = Spool()
+            handled: dict[str, str] = {}
+            malformed: dict[str, str] = {}
+            ids_this_export: set[str] = set()
+            result.update(report=report, spool=spool, handled=handled, malformed=malformed)
+            for item in items:
+                report.exported += 1
+                try:
+                    event = parse_event(item)
+                except MalformedEvent as exc:
+                    report.malformed += 1
+                    key = exc.event_id or "sha1:" + hashlib.sha1(compact_json(item).encode()).hexdigest()[:20]
+                    malformed[key] = reported.get(key, format_time(now))
+                    if key not in reported:
+                        self.log.warning(
+                            "skipped malformed event %s: %s; event: %s",
+                            exc.event_id or "(no _id)", exc.reason, compact_json(item)[:500],
+                        )
+                    continue
+                if event.id in ids_this_export:
+                    report.duplicates_in_export += 1
+                    continue
+                ids_this_export.add(event.id)
+                event_time = format_time(event.createdAt)
+                report.oldest = min(report.oldest or event_time, event_time)
+                report.newest = max(report.newest or event_time, event_time)
+                verdict = dedupe.verdict(event.id, event_time)
+                if verdict == "new":
+                    report.new += 1
+                    report.late += dedupe.is_late(event_time)
+                    assert isinstance(item, dict)
+                    spool.add(event_time, event.id, to_line(normalize(event, item, ctx), settings.max_line_bytes))
+                elif verdict == "not_backfilled":
+                    report.not_backfilled += 1
+                    handled[event.id] = event_time
+                else:
+                    report.already_seen += 1
+
+        client.fetch(consume)
+        return result["report"], result["spool"], result["handled"], result["malformed"]  # type: ignore[return-value]
+
+    def _warn_about_gap(self, checkpoint: Checkpoint | None, report: PollReport) -> None:
+        """The newest event handled last time is always in the next export unless it scrolled out
+        of the Hub's 100,000-event window: then whatever came between scrolled out unseen too."""
+        if checkpoint is None or checkpoint.watermark is None or report.oldest is None:
+            return
+        if report.oldest > checkpoint.watermark:
+            report.gap = (checkpoint.watermark, report.oldest)
+            self.log.error(
+                "events were lost upstream: the export (%d events) no longer reaches back to the last "
+                "event handled; events between %s and %s could not be fetched. The Hub keeps only the "
+                "newest 100,000 events: poll more often (lower Interval_Sec).",
+                report.exported, checkpoint.watermark, report.oldest,
+            )
+
+    def _print(self, spool: Spool, report: PollReport) -> list[tuple[str, str]]:
+        """Print the spooled lines oldest first; return the (id, time) of each line that reached
+        the pipe. A broken pipe (Fluent Bit went away) stops printing; SIGTERM too, after a flush."""
+        printed: list[tuple[str, str]] = []
+        pending: list[tuple[str, str]] = []
+        self.stop.printing = True
+        try:
+            for event_time, event_id, line in spool.in_time_order():
+                if self.stop.requested:
+                    break
+                self.out.write(line)
+                pending.append((event_id, event_time))
+                if len(pending) >= FLUSH_EVERY:
+                    self.out.flush()
+                    printed += pending
+                    pending = []
+            self.out.flush()
+            printed += pending
+        except BrokenPipeError:
+            self.log.error(
+                "stdout was closed after %d of %d events (Fluent Bit stopped?); the rest will be sent next poll",
+                len(printed), len(spool),
+            )
+        report.emitted = len(printed)
+        report.interrupted = self.stop.requested
+        return printed
+
+    def _commit(
+        self,
+        checkpoint: Checkpoint | None,
+        handled: dict[str, str],
+        printed: list[tuple[str, str]],
+        malformed: dict[str, str],
+        report: PollReport,
+        now: datetime,
+    ) -> None:
+        seen = dict(checkpoint.seen) if checkpoint else {}
+        seen.update(handled)
+        seen.update(printed)
+        times = [t for t in (checkpoint.watermark if checkpoint else None, *handled.values()) if t]
+        if printed:
+            times.append(printed[-1][1])  # printed in time order: the last is the newest
+        base = checkpoint or Checkpoint(org=self.settings.org)
+        updated = base.model_copy(
+            update={
+                "watermark": max(times) if times else None,
+                "seen": seen,
+                "reported_malformed": malformed,
+                "last_success": format_time(now),
+                "last_error": None,
+                "polls": base.polls + 1,
+                "emitted_total": base.emitted_total + len(printed),
+            }
+        ).pruned(self.settings.lookback)
+        self.store.save(updated)

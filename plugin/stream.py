@@ -1,0 +1,145 @@
+"""Read a JSON array item by item from a stream of byte chunks.
+
+The export is one JSON array of up to 100,000 events (tens of MB). Parsing it whole would hold the
+body and every object in memory at once; this reader keeps one chunk plus the item being parsed.
+Each item is parsed by the standard library's C scanner (`raw_decode`), so no hand-written
+tokenizer runs per character. A body that is not an array, is cut off, or has invalid JSON raises
+`DataError`; nothing is yielded after the first error.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterable, Iterator
+
+from .errors import DataError
+
+_DECODER = json.JSONDecoder()
+_WHITESPACE = " \t\n\r"
+_DELIMITERS = _WHITESPACE + ",]"
+_COMPACT_AT = 1 << 20  # drop consumed text from the buffer once this much has piled up
+
+
+class NotAnArray(DataError):
+    """The body is valid-looking JSON (or text) that does not start with '['."""
+
+    def __init__(self, snippet: str) -> None:
+        super().__init__(f"the export is not a JSON array; it starts with: {snippet!r}")
+        self.snippet = snippet
+
+
+class _Buffer:
+    """Decoded text with a read position, refilled from the chunk iterator on demand."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        # Invalid UTF-8 becomes U+FFFD: one bad byte must not block every later poll forever.
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.text = ""
+        self.pos = 0
+        self.dropped = 0  # characters removed from the front, for error offsets
+        self.eof = False
+
+    def offset(self) -> int:
+        return self.dropped + self.pos
+
+    def fill(self, at_least: int = 1) -> bool:
+        """Append at least `at_least` more characters unless the stream ends; False at EOF."""
+        if self.eof:
+            return False
+        if self.pos > _COMPACT_AT and self.pos * 2 > len(self.text):
+            self.dropped += self.pos
+            self.text = self.text[self.pos :]
+            self.pos = 0
+        pieces: list[str] = []
+        added = 0
+        for chunk in self._chunks:
+            piece = self._decoder.decode(chunk)
+            pieces.append(piece)
+            added += len(piece)
+            if added >= at_least:
+                break
+        else:
+            pieces.append(self._decoder.decode(b"", final=True))
+            self.eof = True
+        self.text = self.text + "".join(pieces) if pieces else self.text
+        return added > 0 or not self.eof
+
+    def skip_whitespace(self) -> str:
+        """The next non-blank character (consumed: no), or '' at the end of the stream."""
+        while True:
+            text, pos = self.text, self.pos
+            while pos < len(text) and text[pos] in _WHITESPACE:
+                pos += 1
+            self.pos = pos
+            if pos < len(text):
+                return text[pos]
+            if not self.fill():
+                return ""
+
+
+def iter_json_array(chunks: Iterable[bytes], *, max_item_chars: int) -> Iterator[object]:
+    """Yield each element of the top-level JSON array carried by `chunks`."""
+    buf = _Buffer(chunks)
+    first = buf.skip_whitespace()
+    if first != "[":
+        buf.fill(512)
+        raise NotAnArray(buf.text[buf.pos : buf.pos + 200]) if first else DataError("the export body is empty")
+    buf.pos += 1
+    count = 0
+    expect_item = False  # after a comma an item must follow; right after '[' a ']' may
+    while True:
+        char = buf.skip_whitespace()
+        if not char:
+            raise DataError(
+                f"the export ended after {count} events without its closing ']' "
+                f"(at character {buf.offset()}): the body was cut off"
+            )
+        if char == "]" and not expect_item:
+            buf.pos += 1
+            break
+        yield _parse_item(buf, max_item_chars, count)
+        count += 1
+        char = buf.skip_whitespace()
+        if char == ",":
+            buf.pos += 1
+            expect_item = True
+        elif char == "]":
+            expect_item = False
+        elif not char:
+            continue  # reported as cut off at the top of the loop
+        else:
+            raise DataError(f"invalid JSON after event {count}: expected ',' or ']' at character {buf.offset()}")
+    trailing = buf.skip_whitespace()
+    if trailing:
+        raise DataError(f"unexpected data after the export's closing ']' at character {buf.offset()}")
+
+
+def _parse_item(buf: _Buffer, max_item_chars: int, index: int) -> object:
+    while True:
+        start = buf.pos
+        try:
+            value, end = _DECODER.raw_decode(buf.text, start)
+        except json.JSONDecodeError as exc:
+            error: json.JSONDecodeError | None = exc
+        else:
+            error = None
+            if end - start > max_item_chars:
+                raise DataError(f"event {index} at character {buf.offset()} is larger than {max_item_chars} characters")
+            # A number is complete only once a delimiter follows it: "12" may go on as "123".
+            if buf.eof or not isinstance(value, (int, float)) or (end < len(buf.text) and buf.text[end] in _DELIMITERS):
+                buf.pos = end
+                return value
+        pending = len(buf.text) - start
+        if pending > max_item_chars:
+            raise DataError(
+                f"event {index} at character {buf.offset()} is larger than {max_item_chars} characters "
+                "or is invalid JSON"
+            )
+        # Ask for as much again as is pending, so a huge item is re-scanned only log(n) times.
+        if not buf.fill(max(pending, 1 << 16)):
+            detail = f"{error.msg} at character {buf.dropped + error.pos}" if error else "truncated value"
+            raise DataError(
+                f"the export ended inside event {index}: the body was cut off, or its JSON is invalid ({detail})"
+            )

@@ -1,0 +1,198 @@
+"""The normalized record: 51 columns, never null, faithful to the event, and one bounded line."""
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hf_audit.events import parse_event
+from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, normalize, record_id, to_line
+from strategies import hub_events
+
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec"
+CTX = RecordContext(
+    org="acme", workspace_id="ws-1", source_id="src-1", source_ttl_days=90,
+    received_at=datetime(2026, 11, 25, 17, 0, 0, 123456, tzinfo=timezone.utc), max_line_bytes=65535,
+)
+EXPECTED_TYPES = {
+    "String": str, "UInt32": int, "DateTime": str, "Float64": float, "Bool": bool,
+    "Map(String, String)": dict, "Array(String)": list,
+}
+
+EVENT = {
+    "_id": "6744aa0c1f2e3d4c5b6a7980",
+    "createdAt": "2026-11-25T17:03:34.123Z",
+    "type": "repo.add_secret",
+    "message": "alice added secret HF_API_KEY to model acme/llama-ft",
+    "author": {"_id": "5f0a1b2c3d4e5f6a7b8c9d0e", "user": "alice", "avatarUrl": "https://x/a.png", "type": "user"},
+    "ip": "203.0.113.0",
+    "location": {"formatted": "Paris, France", "country": "France", "city": "Paris"},
+    "userAgent": "Mozilla/5.0",
+    "token": {"type": "access_token", "id": "tok_1", "role": "write", "last4": "ab12", "deleted": False},
+    "oauth": {"clientId": "client-9", "name": "CI app"},
+    "data": {"repo": {"name": "acme/llama-ft", "type": "model"}, "key": "HF_API_KEY", "nested": {"n": 3, "ok": True}},
+}
+
+
+def record_for(event: dict, ctx: RecordContext = CTX) -> dict:
+    return normalize(parse_event(event), event, ctx)
+
+
+def spec_columns() -> list[tuple[str, str]]:
+    path = SPEC / "huggingface_logs.columns.tsv"
+    if not path.exists():
+        pytest.skip(f"the spec folder {SPEC} is absent")
+    lines = [line.split("\t") for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    return [(name, kind) for name, kind in lines[1:]]
+
+
+def test_columns_are_the_51_of_the_spec_in_order():
+    assert list(COLUMNS) == [name for name, _ in spec_columns()]
+    assert len(COLUMNS) == 51
+
+
+def test_hub_fields_land_in_their_columns():
+    record = record_for(EVENT)
+    assert record["eventName"] == record["eventType"] == "repo.add_secret"
+    assert record["eventID"] == record["auditID"] == EVENT["_id"]
+    assert record["eventTime"] == "2026-11-25T17:03:34.123Z"
+    assert record["receivedAt"] == "2026-11-25T17:00:00.123Z"
+    assert record["srcIP"] == record["actorIP"] == "203.0.113.0"
+    assert (record["locationFormatted"], record["locationCountry"], record["locationCity"]) == ("Paris, France", "France", "Paris")
+    assert record["srcCity"] == "Paris"
+    assert (record["authorID"], record["authorUser"], record["authorType"]) == ("5f0a1b2c3d4e5f6a7b8c9d0e", "alice", "user")
+    assert (record["tokenType"], record["tokenID"], record["tokenRole"], record["tokenLast4"], record["tokenDeleted"]) == (
+        "access_token", "tok_1", "write", "ab12", False)
+    assert record["message"] == EVENT["message"]
+    assert record["sourceType"] == "huggingface"
+    assert (record["workspaceID"], record["sourceID"], record["sourceTTL"]) == ("ws-1", "src-1", 90)
+
+
+def test_actor_is_a_string_map_of_the_author():
+    assert record_for(EVENT)["actor"] == {"id": "5f0a1b2c3d4e5f6a7b8c9d0e", "user": "alice", "type": "user", "avatarUrl": "https://x/a.png"}
+
+
+def test_tags_hold_scope_action_user_agent_oauth_client_and_data_scalars():
+    tags = record_for(EVENT)["tags"]
+    assert tags["scope"] == "repo" and tags["action"] == "add_secret"
+    assert tags["userAgent"] == "Mozilla/5.0"
+    assert tags["oauth.clientId"] == "client-9" and tags["oauth.name"] == "CI app"
+    assert tags["data.repo.name"] == "acme/llama-ft"
+    assert tags["data.key"] == "HF_API_KEY"
+    assert tags["data.nested.n"] == "3" and tags["data.nested.ok"] == "true"
+
+
+def test_lists_of_scalars_in_data_become_one_tag():
+    event = dict(EVENT, type="repo.add_secrets", data={"keys": ["A", "B"]})
+    assert record_for(event)["tags"]["data.keys"] == "A,B"
+
+
+def test_tags_from_data_are_bounded_and_marked_truncated():
+    event = dict(EVENT, data={f"k{i}": i for i in range(500)})
+    tags = record_for(event)["tags"]
+    assert sum(key.startswith("data.") for key in tags) == 64
+    assert tags["truncated"] == "true"
+
+
+def test_resources_name_what_data_names():
+    cases = {
+        "repo": ({"repo": {"name": "acme/ds", "type": "dataset"}}, ["dataset:acme/ds"]),
+        "collection": ({"collection": {"slug": "acme/c-1"}}, ["collection:acme/c-1"]),
+        "resource_group": ({"resourceGroup": {"id": "rg1", "name": "research"}}, ["resource_group:rg1"]),
+        "org": ({"user": "bob"}, ["user:bob"]),
+        "jobs": ({"job": {"id": "j1"}}, ["job:j1"]),
+    }
+    for scope, (data, expected) in cases.items():
+        assert record_for(dict(EVENT, type=f"{scope}.x", data=data))["resources"] == expected
+
+
+def test_repo_move_lists_both_names():
+    event = dict(EVENT, type="repo.move", data={"repo": {"name": "acme/new", "type": "space"}, "from": "acme/old", "to": "acme/new"})
+    assert record_for(event)["resources"] == ["space:acme/new", "space:acme/old"]
+
+
+def test_read_only_is_true_only_for_events_that_change_nothing():
+    assert record_for(dict(EVENT, type="org.audit_log.export"))["readOnly"] is True
+    assert record_for(dict(EVENT, type="org.sso_login"))["readOnly"] is True
+    assert record_for(EVENT)["readOnly"] is False
+    assert record_for(dict(EVENT, type="org.brand_new_thing"))["readOnly"] is False
+    assert READ_ONLY_TYPES == {"org.audit_log.export", "org.sso_login"}
+
+
+def test_unknown_event_type_is_emitted_like_any_other():
+    record = record_for(dict(EVENT, type="org.brand_new_thing.enable"))
+    assert record["eventName"] == "org.brand_new_thing.enable"
+    assert record["tags"]["scope"] == "org" and record["tags"]["action"] == "brand_new_thing.enable"
+
+
+def test_id_is_deterministic_and_distinct_per_event():
+    first = record_for(EVENT)["id"]
+    later = record_for(EVENT, CTX.model_copy(update={"received_at": datetime(2027, 1, 1, tzinfo=timezone.utc)}))["id"]
+    assert first == later == record_id("acme", EVENT["_id"])
+    assert record_for(dict(EVENT, _id="6744aa0c1f2e3d4c5b6a7981"))["id"] != first
+
+
+def test_missing_optional_fields_become_empty_values_not_nulls():
+    minimal = {k: EVENT[k] for k in ("_id", "createdAt", "type", "message", "author")}
+    record = record_for(minimal)
+    assert record["srcIP"] == "" and record["tokenRole"] == "" and record["tokenDeleted"] is False
+    assert record["resources"] == [] and record["enrichments"] == []
+    assert None not in record.values()
+
+
+def test_created_at_with_an_offset_is_converted_to_utc_milliseconds():
+    assert record_for(dict(EVENT, createdAt="2026-11-25T19:03:34+02:00"))["eventTime"] == "2026-11-25T17:03:34.000Z"
+
+
+def test_raw_log_keeps_integers_beyond_64_bits_exactly():
+    event = dict(EVENT, data={"n": 2**80})
+    assert json.loads(record_for(event)["rawLog"])["data"]["n"] == 2**80
+
+
+def test_lone_surrogates_do_not_break_the_line():
+    event = dict(EVENT, message="bad \ud800 text")
+    line = to_line(record_for(event), 65535)
+    assert json.loads(line)["message"] == "bad \ufffd text"
+
+
+def test_oversize_raw_log_and_message_are_cut_to_the_line_bound_and_flagged():
+    event = dict(EVENT, message="m" * 30_000, data={"blob": "d" * 30_000})
+    line = to_line(record_for(event), 4096)
+    assert len(line) <= 4096 and line.endswith(b"\n") and line.count(b"\n") == 1
+    record = json.loads(line)
+    assert record["tags"]["truncated"] == "true"
+    assert "rawLog" in record["tags"]["truncatedFields"] and "message" in record["tags"]["truncatedFields"]
+    assert record["eventID"] == EVENT["_id"] and set(record) == set(COLUMNS)
+
+
+def test_multibyte_text_is_cut_within_the_byte_bound():
+    event = dict(EVENT, message="🤗" * 20_000)
+    line = to_line(record_for(event), 8192)
+    assert len(line) <= 8192
+    json.loads(line)
+
+
+def test_a_line_under_the_bound_is_not_marked_truncated():
+    assert "truncated" not in json.loads(to_line(record_for(EVENT), 65535))["tags"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event=hub_events, bound=st.sampled_from([4096, 8192, 65535]))
+def test_any_schema_valid_event_gives_51_typed_non_null_columns_in_one_line(event, bound):
+    line = to_line(record_for(event), bound)
+    assert len(line) <= bound and line.count(b"\n") == 1
+    record = orjson.loads(line)
+    assert list(record) == list(COLUMNS)
+    for name, kind in spec_columns():
+        value = record[name]
+        assert value is not None
+        if kind in EXPECTED_TYPES:
+            assert isinstance(value, EXPECTED_TYPES[kind]), (name, value)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in {**record["actor"], **record["tags"]}.items())
+    assert all(isinstance(r, str) for r in record["resources"])
+    if record["tags"].get("truncated") != "true":
+        assert json.loads(record["rawLog"]) == json.loads(json.dumps(event))

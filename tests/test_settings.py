@@ -1,0 +1,120 @@
+"""Settings from flags and environment: validated before any request, token never from argv."""
+
+from datetime import timedelta
+
+import pytest
+
+from hf_audit.cli import build_parser, load_settings
+from hf_audit.errors import AuthError, UsageError
+from hf_audit.settings import parse_duration, validate_endpoint, validate_org
+
+
+def settings_from(env: dict, argv: list[str] | None = None):
+    return load_settings(build_parser().parse_args(argv or []), env)
+
+
+BASE = {"HF_ORG": "acme", "HF_TOKEN": "hf_example_token", "HOME": "/nonexistent"}
+
+
+def test_environment_variables_configure_the_poll(tmp_path):
+    s = settings_from({**BASE, "HF_ENDPOINT": "http://127.0.0.1:9/", "HF_AUDIT_STATE_DIR": str(tmp_path), "HF_AUDIT_QUERY": "type:repo.create"})
+    assert (s.org, s.endpoint, s.state_dir, s.query) == ("acme", "http://127.0.0.1:9", tmp_path, "type:repo.create")
+    assert s.token.get_secret_value() == "hf_example_token"
+    assert s.token_source == "the HF_TOKEN environment variable"
+
+
+def test_flags_override_environment():
+    assert settings_from({**BASE}, ["--org", "other-org"]).org == "other-org"
+
+
+def test_defaults_are_the_documented_ones():
+    s = settings_from(BASE)
+    assert s.endpoint == "https://huggingface.co"
+    assert s.lookback == timedelta(hours=24)
+    assert s.backfill.mode == "all"
+    assert s.max_line_bytes == 65535
+    assert s.effective_source_id == "huggingface-acme"
+    assert str(s.state_dir) == "/nonexistent/.local/state/hf-audit"
+
+
+def test_token_file_from_hf_token_path(tmp_path):
+    (tmp_path / "tok").write_text("hf_from_file\n")
+    s = settings_from({"HF_ORG": "acme", "HF_TOKEN_PATH": str(tmp_path / "tok")})
+    assert s.token.get_secret_value() == "hf_from_file"
+    assert str(tmp_path / "tok") in s.token_source
+
+
+def test_token_file_written_by_huggingface_cli_under_hf_home(tmp_path):
+    (tmp_path / "token").write_text("hf_cli_login")
+    s = settings_from({"HF_ORG": "acme", "HF_HOME": str(tmp_path)})
+    assert s.token.get_secret_value() == "hf_cli_login"
+
+
+def test_default_hf_home_is_under_the_home_cache(tmp_path):
+    (tmp_path / ".cache" / "huggingface").mkdir(parents=True)
+    (tmp_path / ".cache" / "huggingface" / "token").write_text("hf_home_cache")
+    assert settings_from({"HF_ORG": "acme", "HOME": str(tmp_path)}).token.get_secret_value() == "hf_home_cache"
+
+
+def test_missing_token_is_an_auth_error_that_says_where_it_looked(tmp_path):
+    with pytest.raises(AuthError, match="HF_TOKEN"):
+        settings_from({"HF_ORG": "acme", "HF_HOME": str(tmp_path)})
+
+
+def test_token_is_not_in_the_settings_repr():
+    assert "hf_example_token" not in repr(settings_from(BASE))
+
+
+def test_missing_org_is_a_usage_error():
+    with pytest.raises(UsageError, match="HF_ORG"):
+        settings_from({"HF_TOKEN": "x" * 10})
+
+
+@pytest.mark.parametrize("name", ["acme", "Acme-Corp", "a", "my_org.v2", "x1"])
+def test_valid_org_names_pass(name):
+    assert validate_org(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "..", "a..b", "a b", "a;rm -rf", "%2e%2e", "-lead", "trail-", "a$(id)", "x" * 200, "a\nb"])
+def test_invalid_org_names_are_rejected_before_any_request(name):
+    with pytest.raises(ValueError):
+        validate_org(name)
+    with pytest.raises(UsageError, match="organization"):
+        settings_from({**BASE, "HF_ORG": name})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:9", "https://huggingface.co", "https://hub.example.com/"])
+def test_https_anywhere_and_http_to_loopback_are_allowed(url):
+    assert validate_endpoint(url) == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", ["http://huggingface.co", "http://10.0.0.1", "ftp://x", "https://user:pw@huggingface.co", "huggingface.co"])
+def test_plain_http_elsewhere_and_odd_urls_are_refused(url):
+    with pytest.raises(ValueError):
+        validate_endpoint(url)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("90s", 90), ("15m", 900), ("24h", 86400), ("7d", 604800), ("1.5h", 5400)])
+def test_durations(text, seconds):
+    assert parse_duration(text).total_seconds() == seconds
+
+
+def test_backfill_accepts_all_none_and_a_window():
+    assert settings_from({**BASE, "HF_AUDIT_BACKFILL": "none"}).backfill.mode == "none"
+    window = settings_from({**BASE, "HF_AUDIT_BACKFILL": "7d"}).backfill
+    assert window.mode == "window" and window.window == timedelta(days=7)
+
+
+def test_bad_values_name_the_setting():
+    with pytest.raises(UsageError, match="HF_AUDIT_LOOKBACK"):
+        settings_from({**BASE, "HF_AUDIT_LOOKBACK": "soon"})
+    with pytest.raises(UsageError, match="max_line_bytes"):
+        settings_from({**BASE, "HF_AUDIT_MAX_LINE_BYTES": "100"})
+
+
+def test_there_is_no_token_flag(capsys):
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["--token", "hf_pasted_secret"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "hf_pasted_secret" not in err and "--token" in err

@@ -1,0 +1,98 @@
+"""The checkpoint file: atomic, locked, and never silently reset."""
+
+import json
+import os
+from datetime import timedelta
+
+import pytest
+
+from hf_audit.errors import LockedError, StateError
+from hf_audit.state import Checkpoint, StateStore
+
+
+def store(tmp_path, org="acme", lock_timeout=0.0) -> StateStore:
+    return StateStore(tmp_path / "state", org, lock_timeout)
+
+
+def test_no_file_means_first_poll(tmp_path):
+    assert store(tmp_path).load() is None
+
+
+def test_saved_checkpoint_reads_back_equal(tmp_path):
+    s = store(tmp_path)
+    checkpoint = Checkpoint(org="acme", watermark="2026-11-25T17:00:00.000Z", seen={"a" * 24: "2026-11-25T17:00:00.000Z"})
+    with s.lock():
+        s.save(checkpoint)
+    assert s.load() == checkpoint
+
+
+def test_save_leaves_no_temp_file_behind(tmp_path):
+    s = store(tmp_path)
+    with s.lock():
+        s.save(Checkpoint(org="acme"))
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["acme.json", "acme.lock"]
+
+
+def test_corrupt_file_is_an_error_not_a_reset(tmp_path):
+    s = store(tmp_path)
+    (tmp_path / "state").mkdir()
+    s.path.write_text('{"version": 1, "org": "ac')
+    with pytest.raises(StateError, match="corrupt"):
+        s.load()
+    assert s.path.read_text() == '{"version": 1, "org": "ac'
+
+
+def test_checkpoint_of_another_org_is_refused(tmp_path):
+    s = store(tmp_path)
+    (tmp_path / "state").mkdir()
+    s.path.write_text(Checkpoint(org="other").model_dump_json())
+    with pytest.raises(StateError, match="other"):
+        s.load()
+
+
+def test_unreadable_file_is_a_state_error(tmp_path):
+    s = store(tmp_path)
+    (tmp_path / "state").mkdir()
+    s.path.mkdir()  # a directory where the file should be: reading fails for root too
+    with pytest.raises(StateError, match="cannot read"):
+        s.load()
+
+
+def test_second_holder_of_the_lock_is_refused(tmp_path):
+    first, second = store(tmp_path), store(tmp_path)
+    with first.lock():
+        with pytest.raises(LockedError, match="another hf-audit-poll"):
+            with second.lock():
+                pass
+
+
+def test_write_failure_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    s = store(tmp_path)
+    with s.lock():
+        s.save(Checkpoint(org="acme", watermark="2026-01-01T00:00:00.000Z"))
+
+    def no_space(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(StateError, match="No space left"):
+        s.save(Checkpoint(org="acme", watermark="2026-02-02T00:00:00.000Z"))
+    monkeypatch.undo()
+    assert s.load().watermark == "2026-01-01T00:00:00.000Z"
+    assert [p.name for p in (tmp_path / "state").iterdir() if p.suffix == ".tmp"] == []
+
+
+def test_pruning_keeps_only_ids_within_the_lookback_window():
+    checkpoint = Checkpoint(
+        org="acme",
+        watermark="2026-11-25T12:00:00.000Z",
+        seen={"old": "2026-11-25T10:59:59.999Z", "edge": "2026-11-25T11:00:00.000Z", "new": "2026-11-25T12:00:00.000Z"},
+    )
+    assert set(checkpoint.pruned(timedelta(hours=1)).seen) == {"edge", "new"}
+
+
+def test_state_file_is_plain_json(tmp_path):
+    s = store(tmp_path)
+    with s.lock():
+        s.save(Checkpoint(org="acme", watermark="2026-11-25T12:00:00.000Z"))
+    assert json.loads(s.path.read_text())["watermark"] == "2026-11-25T12:00:00.000Z"

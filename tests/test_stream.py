@@ -1,0 +1,92 @@
+"""The streaming array reader: every element, whatever the chunking; a clear error otherwise."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hf_audit.errors import DataError
+from hf_audit.stream import NotAnArray, iter_json_array
+
+
+def chunked(body: bytes, size: int):
+    return (body[i : i + size] for i in range(0, len(body), size))
+
+
+def read_all(body: bytes, size: int = 7, max_item_chars: int = 1 << 20) -> list:
+    return list(iter_json_array(chunked(body, size), max_item_chars=max_item_chars))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=st.lists(json_values, max_size=8), size=st.integers(min_value=1, max_value=64), indent=st.sampled_from([None, 2]))
+def test_yields_every_element_whatever_the_chunk_size(items, size, indent):
+    body = json.dumps(items, indent=indent).encode()
+    assert read_all(body, size) == items
+
+
+def test_multibyte_characters_split_across_chunks_are_kept():
+    items = [{"message": "modèle 🤗 créé"}]
+    assert read_all(json.dumps(items, ensure_ascii=False).encode(), size=1) == items
+
+
+def test_invalid_utf8_becomes_replacement_character_not_an_error():
+    assert read_all(b'[{"m":"a\xffb"}]') == [{"m": "a\ufffdb"}]
+
+
+def test_empty_array_yields_nothing():
+    assert read_all(b" [ ] \n") == []
+
+
+@pytest.mark.parametrize("body", [b'{"error":"Invalid token"}', b"<html><body>502</body></html>", b"null"])
+def test_a_body_that_is_not_an_array_is_an_error(body):
+    with pytest.raises(NotAnArray):
+        read_all(body)
+
+
+def test_an_empty_body_is_an_error():
+    with pytest.raises(DataError, match="empty"):
+        read_all(b"")
+
+
+@pytest.mark.parametrize("body", [b'[{"a":1},{"a":', b'[{"a":1}', b'[{"a":1},'])
+def test_a_body_cut_off_midway_is_an_error(body):
+    with pytest.raises(DataError):
+        read_all(body)
+
+
+def test_a_cut_off_body_yields_the_complete_items_before_failing():
+    seen = []
+    with pytest.raises(DataError, match="cut off"):
+        for item in iter_json_array(chunked(b'[{"a":1},{"a":2}', 3), max_item_chars=100):
+            seen.append(item)
+    assert seen == [{"a": 1}, {"a": 2}]
+
+
+@pytest.mark.parametrize("body", [b"[1,,2]", b"[1 2]", b"[1,2,]", b'[{"a":1]', b"[1]x"])
+def test_invalid_json_is_an_error(body):
+    with pytest.raises(DataError):
+        read_all(body)
+
+
+def test_an_item_over_the_size_bound_is_an_error():
+    body = json.dumps([{"big": "x" * 5000}]).encode()
+    with pytest.raises(DataError, match="larger than"):
+        read_all(body, size=256, max_item_chars=1000)
+
+
+def test_a_large_item_is_read_with_few_rescans():
+    # 2 MB in 1 KB chunks: the reader asks for geometrically more, so this stays fast and exact.
+    items = [{"big": "y" * 2_000_000}, {"small": 1}]
+    assert read_all(json.dumps(items).encode(), size=1024, max_item_chars=4_000_000) == items
+
+
+def test_numbers_split_across_chunks_are_read_whole():
+    assert read_all(b"[12345678901234567890123, 1.5e300]", size=3) == [12345678901234567890123, 1.5e300]
