@@ -7,10 +7,12 @@ Hub's `RateLimit` header and the poll deadline. A body that breaks midway is ret
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -31,6 +33,10 @@ CHUNK_BYTES = 256 * 1024
 
 
 class DeadlineExceeded(NetworkError):
+    pass
+
+
+class TLSError(NetworkError):
     pass
 
 
@@ -166,11 +172,13 @@ def error_for_status(response: requests.Response, org: str) -> HfAuditError:
 
 
 class ExportClient:
-    def __init__(self, settings: Settings, deadline: float) -> None:
+    def __init__(self, settings: Settings, deadline: float, log: logging.Logger | None = None) -> None:
         """`deadline` is a time.monotonic() value by which the whole fetch gives up."""
         self.settings = settings
         self.deadline = deadline
         self.session = build_session(settings, deadline)
+        if settings.trace and log is not None:
+            self.session.hooks["response"].append(_tracer(log))
         self.url = f"{settings.endpoint}/api/organizations/{quote(settings.org, safe='')}/audit-log/export"
         self.stats = FetchStats()
 
@@ -191,7 +199,9 @@ class ExportClient:
                 self.stats.retries += 1
                 time.sleep(min(2.0**attempt, max(0.0, deadline - time.monotonic() - 1)))
 
-    def _fetch_once(self, consume: Callable[[Iterator[object]], None]) -> None:
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[requests.Response]:
+        """GET the export (retried per HubRetry); yields the 200 response, raises a clear error otherwise."""
         settings = self.settings
         params = {"q": settings.query} if settings.query else None
         self.stats.attempts += 1
@@ -204,7 +214,7 @@ class ExportClient:
                 stream=True,
             )
         except requests.exceptions.SSLError as exc:
-            raise NetworkError(f"TLS verification of {settings.endpoint} failed: {_reason(exc)}") from None
+            raise TLSError(f"TLS verification of {settings.endpoint} failed: {_reason(exc)}") from None
         except requests.exceptions.ConnectionError as exc:
             raise NetworkError(f"cannot reach {settings.endpoint}: {_reason(exc)}") from None
         except requests.exceptions.Timeout:
@@ -215,15 +225,26 @@ class ExportClient:
             self._record(response)
             if response.status_code != 200:
                 raise error_for_status(response, settings.org)
+            yield response
+
+    def _fetch_once(self, consume: Callable[[Iterator[object]], None]) -> None:
+        with self._open() as response:
             content_type = response.headers.get("Content-Type", "")
             if "html" in content_type.lower():
                 raise DataError(_with_context("the Hub answered an HTML page instead of the JSON export", response))
             try:
-                consume(iter_json_array(self._chunks(response), max_item_chars=settings.max_event_bytes))
+                consume(iter_json_array(self._chunks(response), max_item_chars=self.settings.max_event_bytes))
             except NotAnArray as exc:
                 # The body was read by the stream already: its start is all there is to quote.
                 message = f"the export is not a JSON array; it starts with {exc.snippet[:80]!r}"
                 raise DataError(_with_context(message, response, exc.snippet)) from None
+
+    def probe(self) -> bytes:
+        """One request, for `check`: the first bytes of the export body (errors raise as in a poll)."""
+        with self._open() as response:
+            for chunk in response.iter_content(256):
+                return chunk
+            return b""
 
     def _chunks(self, response: requests.Response) -> Iterator[bytes]:
         try:
@@ -248,6 +269,36 @@ class ExportClient:
 
 class _BodyBroken(Exception):
     pass
+
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
+
+
+def redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: "***" if name.lower() in _SECRET_HEADERS else value for name, value in headers.items()}
+
+
+def _tracer(log: logging.Logger) -> Callable[..., None]:
+    """A requests response hook logging each exchange, with credentials and cookies masked."""
+
+    def trace(response: requests.Response, *args: object, **kwargs: object) -> None:
+        request = response.request
+        log.info(
+            "http exchange",
+            extra={
+                "fields": {
+                    "event": "http_trace",
+                    "method": request.method,
+                    "url": request.url,
+                    "status": response.status_code,
+                    "elapsed_ms": round(response.elapsed.total_seconds() * 1000, 1),
+                    "request_headers": redacted_headers(request.headers),
+                    "response_headers": redacted_headers(response.headers),
+                }
+            },
+        )
+
+    return trace
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""stderr logging for the poller, with every known secret masked before a line is written.
+"""stderr logging for the poller: logfmt or JSON lines, with every known secret masked.
 
 Fluent Bit passes the command's stderr through to its own log, so whatever reaches stderr reaches
 the log pipeline: the token must never be in it, even inside an exception's text.
@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from datetime import datetime, timezone
+from typing import Any, Literal, TextIO
+
+import orjson
 
 LOGGER_NAME = "hf_audit"
 MASK = "***"
+LogFormat = Literal["logfmt", "json"]
 
 
 class Redactor(logging.Filter):
-    """Masks each registered secret in log messages (and in any text given to `redact`)."""
+    """Masks each registered secret in log messages and structured fields."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,20 +38,61 @@ class Redactor(logging.Filter):
         record.msg = self.redact(record.getMessage())
         record.args = None
         if record.exc_info:
-            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
-            record.exc_text = self.redact(formatted)
+        fields = getattr(record, "fields", None)
+        if fields:
+            record.fields = {k: self.redact(v) if isinstance(v, str) else v for k, v in fields.items()}
         return True
 
 
-def setup_logging(level: str, redactor: Redactor, org: str = "", stream: TextIO | None = None) -> logging.Logger:
+def _logfmt_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    text = str(value)
+    if text and not any(ch in text for ch in ' "=\\\n\t'):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+
+
+class StructuredFormatter(logging.Formatter):
+    """One line per record: ts, level, org, msg, then the record's `fields` (the poll summary)."""
+
+    def __init__(self, fmt: LogFormat, org: str) -> None:
+        super().__init__()
+        self.fmt = fmt
+        self.org = org
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+        entry: dict[str, Any] = {
+            "ts": stamp.replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": "hf-audit-poll",
+            "org": self.org,
+            "msg": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_text:
+            entry["traceback"] = record.exc_text
+        if self.fmt == "json":
+            return orjson.dumps(entry, default=str).decode()
+        return " ".join(f"{key}={_logfmt_value(value)}" for key, value in entry.items())
+
+
+def setup_logging(
+    level: str, redactor: Redactor, org: str = "", fmt: LogFormat = "logfmt", stream: TextIO | None = None
+) -> logging.Logger:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(StructuredFormatter(fmt, org))
+    handler.addFilter(redactor)
     logger = logging.getLogger(LOGGER_NAME)
     logger.handlers.clear()
     logger.propagate = False
-    handler = logging.StreamHandler(stream or sys.stderr)
-    prefix = f"hf-audit-poll[{org}]" if org else "hf-audit-poll"
-    handler.setFormatter(logging.Formatter(f"{prefix}: %(levelname)s: %(message)s"))
-    handler.addFilter(redactor)
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     # urllib3 reports retries at WARNING; without a handler Python's last-resort one would print

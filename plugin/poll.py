@@ -20,12 +20,16 @@ from typing import IO, Literal
 
 from .client import ExportClient, FetchStats
 from .errors import Interrupted
-from .events import MalformedEvent, format_time, parse_event
+from .events import MalformedEvent, format_time, parse_event, parse_time
 from .normalize import RecordContext, compact_json, normalize, to_line
 from .settings import Settings
-from .state import Checkpoint, StateStore
+from .state import Checkpoint
 
-FLUSH_EVERY = 256  # lines between flushes; what is flushed is what a SIGTERM commits
+FLUSH_EVERY = 256
+# A steady-state poll of a newest-first export stops reading at the first event behind the
+# lookback window, once this many events in a row have come newest first: the order is checked,
+# never assumed, and a short run could be chance in an unordered export.
+MIN_DESCENDING_RUN = 16  # lines between flushes; what is flushed is what a SIGTERM commits
 
 Verdict = Literal["new", "seen", "old", "not_backfilled"]
 
@@ -58,6 +62,8 @@ class PollReport:
     newest: str | None = None
     gap: tuple[str, str] | None = None
     interrupted: bool = False
+    stopped_early: bool = False  # newest-first export read only down to the lookback window
+    lag_seconds: float | None = None
     fetch: FetchStats = field(default_factory=FetchStats)
 
 
@@ -115,25 +121,24 @@ class Dedupe:
 
 
 class Poll:
+    """One poll's work, given the checkpoint; the caller holds the lock and saves what it returns."""
+
     def __init__(self, settings: Settings, out: IO[bytes], log: logging.Logger, stop: StopSignal) -> None:
         self.settings = settings
         self.out = out
         self.log = log
         self.stop = stop
-        self.store = StateStore(settings.state_dir, settings.org, settings.lock_timeout)
+        self.last_report: PollReport | None = None  # kept when a download fails midway, for the summary
 
-    def run(self, now: datetime | None = None) -> PollReport:
-        now = now or datetime.now(timezone.utc)
-        with self.store.lock():
-            checkpoint = self.store.load()
-            report, spool, handled, malformed_keys = self._download(checkpoint, now)
-            try:
-                self._warn_about_gap(checkpoint, report)
-                emitted = self._print(spool, report)
-            finally:
-                spool.close()
-            self._commit(checkpoint, handled, emitted, malformed_keys, report, now)
-        return report
+    def run(self, checkpoint: Checkpoint | None, now: datetime) -> tuple[PollReport, Checkpoint]:
+        report, spool, handled, malformed_keys = self._download(checkpoint, now)
+        try:
+            self._warn_about_gap(checkpoint, report)
+            self._warn_about_clock(report, now)
+            printed = self._print(spool, report)
+        finally:
+            spool.close()
+        return report, self._advance(checkpoint, handled, printed, malformed_keys, now)
 
     def _download(
         self, checkpoint: Checkpoint | None, now: datetime
@@ -149,7 +154,7 @@ class Poll:
         )
         dedupe = Dedupe(checkpoint, settings, now)
         reported = checkpoint.reported_malformed if checkpoint else {}
-        client = ExportClient(settings, time.monotonic() + settings.deadline.total_seconds())
+        client = ExportClient(settings, time.monotonic() + settings.deadline.total_seconds(), self.log)
         result: dict[str, object] = {}
 
         def consume(items: Iterator[object]) -> None:
@@ -158,10 +163,12 @@ class Poll:
             if isinstance(old_spool, Spool):
                 old_spool.close()
             report = PollReport(fetch=client.stats)
+            self.last_report = report
             spool = Spool()
             handled: dict[str, str] = {}
             malformed: dict[str, str] = {}
             ids_this_export: set[str] = set()
+            descending = True
             result.update(report=report, spool=spool, handled=handled, malformed=malformed)
             for item in items:
                 report.exported += 1
@@ -182,9 +189,16 @@ class Poll:
                     continue
                 ids_this_export.add(event.id)
                 event_time = format_time(event.createdAt)
+                descending = descending and (report.oldest is None or event_time <= report.oldest)
                 report.oldest = min(report.oldest or event_time, event_time)
                 report.newest = max(report.newest or event_time, event_time)
                 verdict = dedupe.verdict(event.id, event_time)
+                if verdict == "old" and descending and report.exported > MIN_DESCENDING_RUN:
+                    # Newest first all along, and this one is behind the window: so is the rest.
+                    report.stopped_early = True
+                    report.already_seen += 1
+                    malformed.update((k, v) for k, v in reported.items() if k not in malformed)
+                    return
                 if verdict == "new":
                     report.new += 1
                     report.late += dedupe.is_late(event_time)
@@ -240,31 +254,37 @@ class Poll:
         report.interrupted = self.stop.requested
         return printed
 
-    def _commit(
+    def _advance(
         self,
         checkpoint: Checkpoint | None,
         handled: dict[str, str],
         printed: list[tuple[str, str]],
         malformed: dict[str, str],
-        report: PollReport,
         now: datetime,
-    ) -> None:
-        seen = dict(checkpoint.seen) if checkpoint else {}
-        seen.update(handled)
-        seen.update(printed)
-        times = [t for t in (checkpoint.watermark if checkpoint else None, *handled.values()) if t]
+    ) -> Checkpoint:
+        """The checkpoint after this poll: everything printed or deliberately skipped is handled."""
+        base = checkpoint or Checkpoint(org=self.settings.org, floor=self._first_poll_floor(now))
+        seen = {**base.seen, **handled, **dict(printed)}
+        times = [t for t in (base.watermark, *handled.values()) if t]
         if printed:
             times.append(printed[-1][1])  # printed in time order: the last is the newest
-        base = checkpoint or Checkpoint(org=self.settings.org)
         updated = base.model_copy(
-            update={
-                "watermark": max(times) if times else None,
-                "seen": seen,
-                "reported_malformed": malformed,
-                "last_success": format_time(now),
-                "last_error": None,
-                "polls": base.polls + 1,
-                "emitted_total": base.emitted_total + len(printed),
-            }
-        ).pruned(self.settings.lookback)
-        self.store.save(updated)
+            update={"watermark": max(times) if times else None, "seen": seen, "reported_malformed": malformed}
+        )
+        return updated.pruned(self.settings.lookback)
+
+    def _first_poll_floor(self, now: datetime) -> str | None:
+        window = self.settings.backfill.window
+        return format_time(now - window) if window is not None else None
+
+    def _warn_about_clock(self, report: PollReport, now: datetime) -> None:
+        """Event times are the Hub's; the backfill window and lag use this machine's clock."""
+        if report.newest is None:
+            return
+        report.lag_seconds = (now - parse_time(report.newest)).total_seconds()
+        if report.lag_seconds < -300:
+            self.log.warning(
+                "the newest event (%s) is %.0f s in the future by this machine's clock: is the clock "
+                "behind? Lag figures and the backfill window will be off",
+                report.newest, -report.lag_seconds,
+            )

@@ -105,6 +105,8 @@ class Settings(BaseModel):
     workspace_id: str = "default"
     source_id: str = ""
     source_ttl_days: int = Field(default=365, ge=0, le=2**32 - 1)
+    metrics_file: Path | None = None
+    trace: bool = False
 
     _org_check = field_validator("org")(lambda cls, v: validate_org(v))
     _endpoint_check = field_validator("endpoint")(lambda cls, v: validate_endpoint(v))
@@ -125,8 +127,8 @@ class Settings(BaseModel):
         return self.state_dir / f"{self.org}.json"
 
     @property
-    def lock_file(self) -> Path:
-        return self.state_dir / f"{self.org}.lock"
+    def metrics_path(self) -> Path:
+        return self.metrics_file or self.state_dir / f"{self.org}.prom"
 
 
 def default_state_dir(env: Mapping[str, str]) -> Path:

@@ -8,8 +8,6 @@ it is not older than the window: that catches late arrivals without keeping ever
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Literal
 import filelock
 from pydantic import BaseModel, ValidationError
 
+from .atomic import atomic_write
 from .errors import LockedError, StateError
 from .events import format_time, parse_time
 
@@ -26,18 +25,16 @@ class Checkpoint(BaseModel):
     version: Literal[1] = 1
     org: str
     watermark: str | None = None  # eventTime (RFC 3339, ms, Z) of the newest event handled
+    floor: str | None = None  # events older than this are never emitted (backfill window, set-watermark)
     seen: dict[str, str] = {}  # event _id -> eventTime, for events within the lookback window
     reported_malformed: dict[str, str] = {}  # malformed items still in the export, reported once
-    last_success: str | None = None
-    last_error: str | None = None
-    polls: int = 0
-    emitted_total: int = 0
 
     def window_start(self, lookback: timedelta) -> str | None:
         """Events older than this are taken as handled by an earlier poll."""
         if self.watermark is None:
-            return None
-        return format_time(parse_time(self.watermark) - lookback)
+            return self.floor
+        start = format_time(parse_time(self.watermark) - lookback)
+        return max(start, self.floor) if self.floor else start
 
     def pruned(self, lookback: timedelta) -> Checkpoint:
         start = self.window_start(lookback)
@@ -96,25 +93,17 @@ class StateStore:
         return checkpoint
 
     def save(self, checkpoint: Checkpoint) -> None:
-        """Write to a temp file in the same directory, fsync, rename: never a half-written state."""
-        data = checkpoint.model_dump_json().encode()
-        tmp_name = None
         try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.org}.", suffix=".tmp", dir=self.state_dir)
-            with os.fdopen(fd, "wb") as tmp:
-                tmp.write(data)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, self.path)
-            tmp_name = None
-            dir_fd = os.open(self.state_dir, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            atomic_write(self.path, checkpoint.model_dump_json().encode())
         except OSError as exc:
             raise StateError(f"cannot write the checkpoint {self.path}: {exc.strerror or exc}") from None
-        finally:
-            if tmp_name is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_name)
+
+    def reset(self) -> bool:
+        """Remove the checkpoint (the next poll backfills again); False when there was none."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StateError(f"cannot remove the checkpoint {self.path}: {exc.strerror}") from None
+        return True

@@ -113,8 +113,15 @@ def test_bad_values_name_the_setting():
 
 
 def test_there_is_no_token_flag(capsys):
+    argv = ["--token", "hf_pasted_secret"]
     with pytest.raises(SystemExit) as exc:
-        build_parser().parse_args(["--token", "hf_pasted_secret"])
+        build_parser(argv).parse_args(argv)
     assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert "hf_pasted_secret" not in err and "--token" in err
+    assert "hf_pasted_secret" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--token=hf_pasted_secret"], ["state", "hf_pasted_secret"], ["check", "--bogus", "hf_pasted_secret"], ["hf_pasted_secret"]])
+def test_argument_errors_never_echo_values(capsys, argv):
+    with pytest.raises(SystemExit):
+        build_parser(argv).parse_args(argv)
+    assert "hf_pasted_secret" not in capsys.readouterr().err

@@ -1,0 +1,140 @@
+"""`hf-audit-poll check`: every precondition of a good poll, one verdict each, for the on-call engineer.
+
+It reads nothing it does not need and prints where the token came from, never the token.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from .client import ExportClient, TLSError
+from .errors import AuthError, ExitCode, HfAuditError, NotFoundError
+from .settings import Settings
+from .state import StateStore
+
+SHIPPED_BUF_SIZE = 65536  # Buf_Size of the exec input in fluent-bit/fluent-bit.yaml
+_BUF_SIZE_LINE = re.compile(r"^\s*buf_size\s*[:\s]\s*['\"]?([0-9.]+\s*[kKmMgG]?[bB]?)['\"]?\s*$", re.MULTILINE | re.IGNORECASE)
+
+
+@dataclass
+class Verdict:
+    item: str
+    passed: bool
+    detail: str
+    exit_code: ExitCode = ExitCode.OK
+
+
+def fluent_bit_size(text: str) -> int:
+    """Fluent Bit's size syntax: a number with an optional K/M/G (powers of 1000) and optional B."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([kKmMgG]?)[bB]?\s*", text)
+    if not match:
+        raise ValueError(f"not a Fluent Bit size: {text!r}")
+    factor = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3}[match.group(2).lower()]
+    return int(float(match.group(1)) * factor)
+
+
+def buf_size_of(config: Path | None) -> tuple[int, str]:
+    if config is None:
+        return SHIPPED_BUF_SIZE, "the shipped config's Buf_Size"
+    sizes = [fluent_bit_size(found) for found in _BUF_SIZE_LINE.findall(config.read_text())]
+    if not sizes:
+        return 4096, f"{config} sets no Buf_Size, so Fluent Bit's default"
+    return min(sizes), f"Buf_Size in {config}"
+
+
+def run_checks(load: Callable[[], Settings], fluent_bit_config: Path | None) -> list[Verdict]:
+    verdicts: list[Verdict] = []
+    try:
+        settings = load()
+    except AuthError as exc:
+        return [Verdict("settings", True, "valid"), Verdict("token", False, exc.message, exc.exit_code)]
+    except HfAuditError as exc:
+        return [Verdict("settings", False, exc.message, exc.exit_code)]
+    verdicts.append(Verdict("settings", True, f"organization {settings.org!r}, endpoint {settings.endpoint}"))
+    verdicts.append(Verdict("token", True, f"found in {settings.token_source}"))
+    verdicts += _endpoint_checks(settings)
+    verdicts += _state_checks(settings)
+    verdicts.append(_line_bound_check(settings, fluent_bit_config))
+    return verdicts
+
+
+def _endpoint_checks(settings: Settings) -> list[Verdict]:
+    client = ExportClient(settings.model_copy(update={"max_retries": 0}), time.monotonic() + 60)
+    tls = "not used (plain http to loopback)" if settings.endpoint.startswith("http://") else "certificate verified"
+    try:
+        first = client.probe()
+    except TLSError as exc:
+        return [Verdict("endpoint", True, "reachable"), Verdict("tls", False, exc.message, exc.exit_code)]
+    except (AuthError, NotFoundError) as exc:
+        reached = [Verdict("endpoint", True, "reachable"), Verdict("tls", True, tls)]
+        return reached + [Verdict("permission", False, exc.message, exc.exit_code)]
+    except HfAuditError as exc:
+        return [Verdict("endpoint", False, exc.message, exc.exit_code)]
+    verdicts = [
+        Verdict("endpoint", True, f"reachable (HTTP {client.stats.status})"),
+        Verdict("tls", True, tls),
+        Verdict("permission", True, "the token may read the audit-log export"),
+    ]
+    if first.lstrip()[:1] == b"[":
+        verdicts.append(Verdict("export", True, "the body is a JSON array"))
+    else:
+        verdicts.append(Verdict("export", False, f"the body does not start a JSON array: {first[:60]!r}", ExitCode.DATA))
+    return verdicts
+
+
+def _state_checks(settings: Settings) -> list[Verdict]:
+    verdicts = []
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.NamedTemporaryFile(dir=settings.state_dir, prefix=".check-") as probe:
+            probe.write(b"ok")
+            probe.flush()
+            os.fsync(probe.fileno())
+        verdicts.append(Verdict("state directory", True, f"{settings.state_dir} is writable"))
+    except OSError as exc:
+        detail = f"{settings.state_dir} is not writable: {exc.strerror or exc}"
+        verdicts.append(Verdict("state directory", False, detail, ExitCode.STATE))
+    store = StateStore(settings.state_dir, settings.org, settings.lock_timeout)
+    try:
+        checkpoint = store.load()
+    except HfAuditError as exc:
+        verdicts.append(Verdict("checkpoint", False, exc.message, exc.exit_code))
+    else:
+        if checkpoint is None:
+            detail = f"none yet: the first poll backfills ({settings.backfill.mode})"
+        else:
+            detail = f"readable, watermark {checkpoint.watermark}, {len(checkpoint.seen)} ids in the lookback window"
+        verdicts.append(Verdict("checkpoint", True, detail))
+    return verdicts
+
+
+def _line_bound_check(settings: Settings, fluent_bit_config: Path | None) -> Verdict:
+    try:
+        buf_size, source = buf_size_of(fluent_bit_config)
+    except (OSError, ValueError) as exc:
+        return Verdict("line bound", False, f"cannot read the Fluent Bit config: {exc}", ExitCode.USAGE)
+    # fgets keeps one byte for the terminating NUL: a line must be shorter than Buf_Size.
+    if settings.max_line_bytes < buf_size:
+        return Verdict("line bound", True, f"lines of at most {settings.max_line_bytes} bytes fit {source} ({buf_size})")
+    return Verdict(
+        "line bound",
+        False,
+        f"lines may reach {settings.max_line_bytes} bytes but {source} is {buf_size}: longer lines would be "
+        f"split and lost; set HF_AUDIT_MAX_LINE_BYTES below {buf_size} or raise Buf_Size",
+        ExitCode.USAGE,
+    )
+
+
+def print_verdicts(verdicts: list[Verdict], out: TextIO) -> ExitCode:
+    for verdict in verdicts:
+        out.write(f"{'PASS' if verdict.passed else 'FAIL'}  {verdict.item:<16} {verdict.detail}\n")
+    failed = [v for v in verdicts if not v.passed]
+    out.write("all checks passed\n" if not failed else f"{len(failed)} check(s) failed\n")
+    return failed[0].exit_code if failed else ExitCode.OK

@@ -1,0 +1,78 @@
+"""The poller's own health, kept apart from the checkpoint so a broken checkpoint is still reported.
+
+`<state_dir>/<org>.health.json` counts polls, failures in a row and events emitted; `state show`
+prints it and the metrics file is rendered from it after every poll.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from .atomic import atomic_write
+
+
+class LastPoll(BaseModel):
+    """Figures of the most recent poll, for the metrics file."""
+
+    finished_at: str
+    outcome: str  # ok, interrupted, or the error kind (auth, network, data, state, ...)
+    exit_code: int
+    duration_seconds: float
+    exported: int = 0
+    new: int = 0
+    emitted: int = 0
+    already_seen: int = 0
+    late: int = 0
+    malformed: int = 0
+    bytes: int = 0
+    retries: int = 0
+    rate_limit_remaining: int | None = None
+    lag_seconds: float | None = None
+
+
+class Health(BaseModel):
+    org: str
+    polls: int = 0
+    failures_total: int = 0
+    consecutive_failures: int = 0
+    emitted_total: int = 0
+    lost_upstream_total: int = 0  # polls that found events had scrolled out of the export
+    last_success: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    last_poll: LastPoll | None = None
+
+    def record(self, poll: LastPoll, *, error: str | None, gap: bool) -> Health:
+        succeeded = error is None
+        return self.model_copy(
+            update={
+                "polls": self.polls + 1,
+                "failures_total": self.failures_total + (0 if succeeded else 1),
+                "consecutive_failures": 0 if succeeded else self.consecutive_failures + 1,
+                "emitted_total": self.emitted_total + poll.emitted,
+                "lost_upstream_total": self.lost_upstream_total + int(gap),
+                "last_success": poll.finished_at if succeeded else self.last_success,
+                "last_error": self.last_error if succeeded else error,
+                "last_error_at": self.last_error_at if succeeded else poll.finished_at,
+                "last_poll": poll,
+            }
+        )
+
+
+class HealthStore:
+    def __init__(self, state_dir: Path, org: str) -> None:
+        self.org = org
+        self.path = state_dir / f"{org}.health.json"
+
+    def load(self) -> Health:
+        """The recorded health; a missing or damaged file starts the counts again (it is only
+        observability: the checkpoint, not this file, decides what is emitted)."""
+        try:
+            return Health.model_validate_json(self.path.read_bytes())
+        except (OSError, ValidationError):
+            return Health(org=self.org)
+
+    def save(self, health: Health) -> None:
+        atomic_write(self.path, health.model_dump_json(indent=1).encode(), mode=0o644)

@@ -1,0 +1,134 @@
+"""Runs one poll with its bookkeeping: the lock, the checkpoint, health, metrics and the summary line.
+
+The summary line is the operator's view of every poll (Fluent Bit shows nothing of the command's
+exit code), so it is written whatever happens, with the outcome and the figures.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import IO
+
+from .errors import ExitCode, HfAuditError, LockedError
+from .events import format_time
+from .health import HealthStore, LastPoll
+from .metrics import write_metrics
+from .poll import Poll, PollReport, StopSignal
+from .settings import Settings
+from .state import StateStore
+
+_OUTCOMES = {
+    ExitCode.OK: "ok",
+    ExitCode.AUTH: "auth_error",
+    ExitCode.NOT_FOUND: "not_found",
+    ExitCode.NETWORK: "network_error",
+    ExitCode.DATA: "data_error",
+    ExitCode.STATE: "state_error",
+    ExitCode.LOCKED: "locked",
+    ExitCode.INTERRUPTED: "interrupted",
+    ExitCode.INTERNAL: "internal_error",
+}
+
+
+@dataclass
+class PollOutcome:
+    exit_code: ExitCode
+    report: PollReport
+    error: str | None = None
+
+
+def run_poll(settings: Settings, out: IO[bytes], log: logging.Logger, stop: StopSignal, *, dry_run: bool = False) -> ExitCode:
+    started = time.monotonic()
+    now = datetime.now(timezone.utc)
+    store = StateStore(settings.state_dir, settings.org, settings.lock_timeout)
+    outcome = PollOutcome(ExitCode.OK, PollReport())
+    try:
+        with store.lock():
+            outcome = _poll_locked(settings, store, out, log, stop, now, dry_run)
+            if not dry_run:
+                _record_health(settings, outcome, time.monotonic() - started, log)
+    except LockedError as exc:
+        # Not this poll's failure to count: the other poller is doing the work.
+        outcome = PollOutcome(exc.exit_code, PollReport(), exc.message)
+    except HfAuditError as exc:
+        outcome = PollOutcome(exc.exit_code, PollReport(), exc.message)
+    if outcome.error:
+        log.error("%s", outcome.error)
+    _log_summary(log, outcome, time.monotonic() - started, dry_run)
+    return outcome.exit_code
+
+
+def _poll_locked(
+    settings: Settings, store: StateStore, out: IO[bytes], log: logging.Logger, stop: StopSignal, now: datetime, dry_run: bool
+) -> PollOutcome:
+    poll = Poll(settings, out, log, stop)
+    report = PollReport()
+    try:
+        checkpoint = store.load()
+        report, updated = poll.run(checkpoint, now)
+        if not dry_run:
+            store.save(updated)
+    except HfAuditError as exc:
+        return PollOutcome(exc.exit_code, poll.last_report or report, exc.message)
+    code = ExitCode.INTERRUPTED if report.interrupted else ExitCode.OK
+    return PollOutcome(code, report)
+
+
+def _record_health(settings: Settings, outcome: PollOutcome, duration: float, log: logging.Logger) -> None:
+    """Health and metrics are observability: failing to write them is reported, never fatal."""
+    report = outcome.report
+    fetch = report.fetch
+    last = LastPoll(
+        finished_at=format_time(datetime.now(timezone.utc)),
+        outcome=_OUTCOMES.get(outcome.exit_code, "error"),
+        exit_code=int(outcome.exit_code),
+        duration_seconds=round(duration, 3),
+        exported=report.exported,
+        new=report.new,
+        emitted=report.emitted,
+        already_seen=report.already_seen,
+        late=report.late,
+        malformed=report.malformed,
+        bytes=fetch.bytes_read,
+        retries=fetch.retries,
+        rate_limit_remaining=fetch.rate_limit_remaining,
+        lag_seconds=report.lag_seconds,
+    )
+    health_store = HealthStore(settings.state_dir, settings.org)
+    failed = outcome.exit_code not in (ExitCode.OK, ExitCode.INTERRUPTED)
+    health = health_store.load().record(last, error=outcome.error if failed else None, gap=report.gap is not None)
+    try:
+        health_store.save(health)
+        write_metrics(settings.metrics_path, health)
+    except OSError as exc:
+        log.warning("could not write the health or metrics file: %s", exc.strerror or exc)
+
+
+def _log_summary(log: logging.Logger, outcome: PollOutcome, duration: float, dry_run: bool) -> None:
+    report = outcome.report
+    fetch = report.fetch
+    fields = {
+        "event": "poll_summary",
+        "outcome": _OUTCOMES.get(outcome.exit_code, "error"),
+        "exit_code": int(outcome.exit_code),
+        "exported": report.exported,
+        "new": report.new,
+        "emitted": report.emitted,
+        "already_seen": report.already_seen,
+        "late": report.late,
+        "malformed": report.malformed,
+        "not_backfilled": report.not_backfilled,
+        "lag_seconds": None if report.lag_seconds is None else round(report.lag_seconds, 3),
+        "bytes": fetch.bytes_read,
+        "duration_seconds": round(duration, 3),
+        "retries": fetch.retries,
+        "rate_limit_remaining": fetch.rate_limit_remaining,
+        "lost_upstream": report.gap is not None,
+        "stopped_early": report.stopped_early,
+        "dry_run": dry_run,
+    }
+    level = logging.INFO if outcome.exit_code in (ExitCode.OK, ExitCode.INTERRUPTED) else logging.ERROR
+    log.log(level, "poll finished", extra={"fields": fields})
