@@ -29,5 +29,9 @@ demo: install
 test: install-test
 	$(BIN)/pytest
 
+## Benchmarks (figures for the README's Performance section); not part of `make test`.
+bench: install-test
+	$(BIN)/python tests/bench_poll.py --events 100000 --repeat 3
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
