@@ -7,11 +7,13 @@ that adds fields or drops one does not lose events.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+_CANONICAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 _LENIENT = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True)
 
 
@@ -50,22 +52,33 @@ class HubEvent(BaseModel):
     model_config = _LENIENT
 
     id: str = Field(alias="_id", min_length=1, max_length=256)
-    createdAt: datetime
+    # Kept as text in the one form every sink parses: RFC 3339, UTC, milliseconds, Z. Text in that
+    # form sorts in time order, so the checkpoint compares strings, not datetimes.
+    createdAt: str
     type: str = Field(min_length=1, max_length=1024)
     message: str = ""
-    author: Author = Author()
+    author: Author | None = None
     ip: str = ""
-    location: Location = Location()
+    location: Location | None = None
     userAgent: str = ""
     token: Token | None = None
     oauth: OAuth | None = None
     data: Any = None
 
-    @field_validator("createdAt")
+    @field_validator("createdAt", mode="before")
     @classmethod
-    def _as_utc(cls, value: datetime) -> datetime:
-        # A timestamp without an offset is taken as UTC, the Hub's own zone.
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    def _canonical_time(cls, value: Any) -> str:
+        if isinstance(value, str) and _CANONICAL_TIME.match(value):
+            return value  # the Hub's usual form: nothing to convert
+        if not isinstance(value, (str, datetime)):
+            raise ValueError("createdAt must be an RFC 3339 string")
+        try:
+            moment = value if isinstance(value, datetime) else parse_time(value)
+        except ValueError:
+            raise ValueError(f"createdAt is not an RFC 3339 time: {value[:40]!r}") from None
+        if not 1 <= moment.year <= 9999:
+            raise ValueError("createdAt is out of range")
+        return format_time(moment)
 
 
 class MalformedEvent(Exception):

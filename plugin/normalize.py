@@ -6,16 +6,18 @@ shape. Unknown event types flow through like any other.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from .events import HubEvent, format_time
+from .events import Author, HubEvent, Location, format_time
 
 COLUMNS: tuple[str, ...] = (
     "workspaceID", "sourceID", "sourceType", "sourceTTL", "receivedAt", "id", "eventTime",
@@ -35,6 +37,9 @@ SERVICE_NAME = "huggingface-hub"
 _ID_NAMESPACE = uuid.UUID("6f1c1a52-8f3e-4d59-9a43-5b0f7f0c2b11")
 
 # Types that record a read or a sign-in and change nothing in the organization.
+_NO_AUTHOR = Author()
+_NO_LOCATION = Location()
+
 READ_ONLY_TYPES = frozenset({"org.audit_log.export", "org.sso_login"})
 
 MAX_DATA_TAGS = 64
@@ -57,16 +62,25 @@ class RecordContext(BaseModel):
     received_at: datetime
     max_line_bytes: int
 
+    @cached_property
+    def received_at_text(self) -> str:
+        return format_time(self.received_at)
+
 
 def record_id(org: str, event_id: str) -> str:
-    return str(uuid.uuid5(_ID_NAMESPACE, f"huggingface:{org}:{event_id}"))
+    """uuid5(namespace, "huggingface:<org>:<_id>"), built directly: uuid.uuid5 is slow per call."""
+    digest = bytearray(hashlib.sha1(_ID_NAMESPACE.bytes + f"huggingface:{org}:{event_id}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def normalize(event: HubEvent, raw: dict[str, Any], ctx: RecordContext) -> dict[str, Any]:
     """The record for `event`, whose parsed JSON object is `raw` (kept verbatim in rawLog)."""
     scope, _, action = event.type.partition(".")
-    location = event.location
-    author = event.author
+    location = event.location or _NO_LOCATION
+    author = event.author or _NO_AUTHOR
     token = event.token
     tags: dict[str, str] = {"scope": scope, "action": action, "org": ctx.org}
     if event.userAgent:
@@ -82,15 +96,14 @@ def normalize(event: HubEvent, raw: dict[str, Any], ctx: RecordContext) -> dict[
         actor["avatarUrl"] = author.avatarUrl
     if author.deleted is not None:
         actor["deleted"] = "true" if author.deleted else "false"
-    event_time = format_time(event.createdAt)
     return {
         "workspaceID": ctx.workspace_id,
         "sourceID": ctx.source_id,
         "sourceType": SOURCE_TYPE,
         "sourceTTL": ctx.source_ttl_days,
-        "receivedAt": format_time(ctx.received_at),
+        "receivedAt": ctx.received_at_text,
         "id": record_id(ctx.org, event.id),
-        "eventTime": event_time,
+        "eventTime": event.createdAt,
         "eventName": event.type,
         "eventID": event.id,
         "srcIP": event.ip,
@@ -190,7 +203,7 @@ def _repo_resource(repo: Any) -> str | None:
     return None
 
 
-def _named(prefix: str, value: Any, *fields: str) -> str | None:
+def _named(prefix: str, value: Any, fields: tuple[str, ...]) -> str | None:
     if isinstance(value, str) and value:
         return f"{prefix}:{value}"
     if isinstance(value, dict):
@@ -201,25 +214,36 @@ def _named(prefix: str, value: Any, *fields: str) -> str | None:
     return None
 
 
+# data key -> (resource kind, the fields of an object value that name it)
+_NAMED_RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "collection": ("collection", ("slug", "id")),
+    "resourceGroup": ("resource_group", ("id", "name")),
+    "job": ("job", ("id",)),
+    "scheduledJob": ("scheduled_job", ("id",)),
+    "serviceAccount": ("service_account", ("id", "name")),
+    "user": ("user", ("user", "name")),
+}
+
+
 def resources_of(data: Any, scope: str) -> list[str]:
     """The Hub resources an event's data names, as `kind:identifier` strings."""
     if not isinstance(data, dict):
         return []
-    found: list[str | None] = [_repo_resource(data.get("repo")), _repo_resource(data.get("repoId"))]
+    found: list[str] = []
+    for key in ("repo", "repoId"):
+        if key in data and (repo := _repo_resource(data[key])):
+            found.append(repo)
     if scope == "repo" and isinstance(data.get("from"), str) and isinstance(data.get("to"), str):
-        kind = (found[0] or "model:").split(":", 1)[0]
+        kind = found[0].split(":", 1)[0] if found else "model"
         found += [f"{kind}:{data['from']}", f"{kind}:{data['to']}"]
-    found.append(_named("collection", data.get("collection"), "slug", "id"))
-    found.append(_named("resource_group", data.get("resourceGroup"), "id", "name"))
-    found.append(_named("job", data.get("job"), "id"))
-    found.append(_named("scheduled_job", data.get("scheduledJob"), "id"))
-    found.append(_named("service_account", data.get("serviceAccount"), "id", "name"))
-    found.append(_named("user", data.get("user"), "user", "name"))
+    for key in data.keys() & _NAMED_RESOURCES.keys():
+        prefix, fields = _NAMED_RESOURCES[key]
+        if name := _named(prefix, data[key], fields):
+            found.append(name)
     users = data.get("users")
     if isinstance(users, list):
-        found += [_named("user", user, "user", "name") for user in users]
-    unique = dict.fromkeys(item for item in found if item)
-    return list(unique)[:MAX_RESOURCES]
+        found += [name for user in users if (name := _named("user", user, ("user", "name")))]
+    return list(dict.fromkeys(found))[:MAX_RESOURCES]
 
 
 def _sanitize(value: Any) -> Any:

@@ -188,7 +188,7 @@ class Poll:
                     report.duplicates_in_export += 1
                     continue
                 ids_this_export.add(event.id)
-                event_time = format_time(event.createdAt)
+                event_time = event.createdAt
                 descending = descending and (report.oldest is None or event_time <= report.oldest)
                 report.oldest = min(report.oldest or event_time, event_time)
                 report.newest = max(report.newest or event_time, event_time)
