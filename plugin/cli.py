@@ -210,7 +210,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         settings = _register(load_settings(args, env), redactor)
         if args.command == "state":
             return _state_command(args, settings)
-        return run_poll(settings, sys.stdout.buffer, log, stop, dry_run=args.dry_run)
+        return run_poll(settings, sys.stdout.fileno(), log, stop, dry_run=args.dry_run)
     except HfAuditError as exc:
         log.error("%s", exc.message)
         return exc.exit_code

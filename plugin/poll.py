@@ -22,6 +22,7 @@ from .client import ExportClient, FetchStats
 from .errors import Interrupted
 from .events import MalformedEvent, format_time, parse_event, parse_time
 from .normalize import RecordContext, compact_json, normalize, to_line
+from .output import LineWriter
 from .settings import Settings
 from .state import Checkpoint
 
@@ -123,9 +124,9 @@ class Dedupe:
 class Poll:
     """One poll's work, given the checkpoint; the caller holds the lock and saves what it returns."""
 
-    def __init__(self, settings: Settings, out: IO[bytes], log: logging.Logger, stop: StopSignal) -> None:
+    def __init__(self, settings: Settings, out_fd: int, log: logging.Logger, stop: StopSignal) -> None:
         self.settings = settings
-        self.out = out
+        self.out_fd = out_fd
         self.log = log
         self.stop = stop
         self.last_report: PollReport | None = None  # kept when a download fails midway, for the summary
@@ -228,31 +229,27 @@ class Poll:
             )
 
     def _print(self, spool: Spool, report: PollReport) -> list[tuple[str, str]]:
-        """Print the spooled lines oldest first; return the (id, time) of each line that reached
-        the pipe. A broken pipe (Fluent Bit went away) stops printing; SIGTERM too, after a flush."""
-        printed: list[tuple[str, str]] = []
-        pending: list[tuple[str, str]] = []
+        """Print the spooled lines oldest first; return the (id, time) of each line delivered
+        whole. A closed stdout (Fluent Bit went away) stops printing; SIGTERM too, after the
+        current batch."""
+        writer = LineWriter(self.out_fd, self.settings.max_line_bytes, lambda: self.stop.requested)
+        order: list[tuple[str, str]] = []
         self.stop.printing = True
         try:
             for event_time, event_id, line in spool.in_time_order():
                 if self.stop.requested:
                     break
-                self.out.write(line)
-                pending.append((event_id, event_time))
-                if len(pending) >= FLUSH_EVERY:
-                    self.out.flush()
-                    printed += pending
-                    pending = []
-            self.out.flush()
-            printed += pending
-        except BrokenPipeError:
+                writer.write(line)
+                order.append((event_id, event_time))
+            writer.flush()
+        except (BrokenPipeError, TimeoutError) as exc:
             self.log.error(
-                "stdout was closed after %d of %d events (Fluent Bit stopped?); the rest will be sent next poll",
-                len(printed), len(spool),
+                "stdout stopped taking lines after %d of %d events (%s); the rest will be sent next poll",
+                writer.written, len(spool), exc,
             )
-        report.emitted = len(printed)
+        report.emitted = writer.written
         report.interrupted = self.stop.requested
-        return printed
+        return order[: writer.written]
 
     def _advance(
         self,

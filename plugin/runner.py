@@ -10,7 +10,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import IO
 
 from .errors import ExitCode, HfAuditError, LockedError
 from .events import format_time
@@ -40,14 +39,14 @@ class PollOutcome:
     error: str | None = None
 
 
-def run_poll(settings: Settings, out: IO[bytes], log: logging.Logger, stop: StopSignal, *, dry_run: bool = False) -> ExitCode:
+def run_poll(settings: Settings, out_fd: int, log: logging.Logger, stop: StopSignal, *, dry_run: bool = False) -> ExitCode:
     started = time.monotonic()
     now = datetime.now(timezone.utc)
     store = StateStore(settings.state_dir, settings.org, settings.lock_timeout)
     outcome = PollOutcome(ExitCode.OK, PollReport())
     try:
         with store.lock():
-            outcome = _poll_locked(settings, store, out, log, stop, now, dry_run)
+            outcome = _poll_locked(settings, store, out_fd, log, stop, now, dry_run)
             if not dry_run:
                 _record_health(settings, outcome, time.monotonic() - started, log)
     except LockedError as exc:
@@ -62,9 +61,9 @@ def run_poll(settings: Settings, out: IO[bytes], log: logging.Logger, stop: Stop
 
 
 def _poll_locked(
-    settings: Settings, store: StateStore, out: IO[bytes], log: logging.Logger, stop: StopSignal, now: datetime, dry_run: bool
+    settings: Settings, store: StateStore, out_fd: int, log: logging.Logger, stop: StopSignal, now: datetime, dry_run: bool
 ) -> PollOutcome:
-    poll = Poll(settings, out, log, stop)
+    poll = Poll(settings, out_fd, log, stop)
     report = PollReport()
     try:
         checkpoint = store.load()

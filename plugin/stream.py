@@ -11,11 +11,29 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 from collections.abc import Iterable, Iterator
 
 from .errors import DataError
 
-_DECODER = json.JSONDecoder()
+def _parse_int(text: str) -> int | str:
+    # Python refuses to convert integers of more than 4300 digits; keep such a literal as text
+    # rather than failing the whole export.
+    return int(text) if len(text) <= 4000 else text
+
+
+def _parse_float(text: str) -> float | str:
+    # 1e400 would become inf, which no JSON serializer can write back: keep the literal as text.
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+def _parse_constant(text: str) -> str:
+    # NaN / Infinity are not JSON; the standard library accepts them, so keep them as text.
+    return text
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
 _WHITESPACE = " \t\n\r"
 _DELIMITERS = _WHITESPACE + ",]"
 _COMPACT_AT = 1 << 20  # drop consumed text from the buffer once this much has piled up
@@ -123,6 +141,8 @@ def _parse_item(buf: _Buffer, max_item_chars: int, index: int) -> object:
             value, end = _DECODER.raw_decode(buf.text, start)
         except json.JSONDecodeError as exc:
             error: json.JSONDecodeError | None = exc
+        except RecursionError:
+            raise DataError(f"event {index} at character {buf.offset()} is nested too deeply to parse") from None
         else:
             error = None
             if end - start > max_item_chars:

@@ -15,7 +15,7 @@ from conftest import ORG, TOKEN, assert_no_secret, poller_env, run_like_fluent_b
 from hf_audit import __version__
 from hf_audit.errors import ExitCode
 from hf_audit.normalize import COLUMNS
-from hf_audit.simhub.events import make_event
+from hf_audit.simhub.events import generate_events, make_event
 from hf_audit.simhub.server import Fault, SimulatedHub
 
 
@@ -301,20 +301,22 @@ def test_sigterm_during_download_prints_nothing_and_keeps_the_checkpoint(hub, st
     assert_no_secret(out, err)
 
 
-def test_sigterm_while_printing_commits_exactly_what_was_printed(hub, state_dir, tmp_path, export_events):
-    env = poller_env(hub.url, state_dir, tmp_path)
-    # Unbuffered, so communicate() below sees every byte after the first line.
-    proc = subprocess.Popen(["hf-audit-poll"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-    first_line = proc.stdout.readline()  # the poller now fills the pipe and blocks
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
-    rest, err = proc.communicate(timeout=30)
-    printed = [json.loads(line)["eventID"] for line in (first_line + rest).splitlines()]
-    assert proc.returncode == ExitCode.INTERRUPTED, err
-    assert 0 < len(printed) < len(export_events)
-    proc2 = subprocess.run(["hf-audit-poll"], env=env, capture_output=True, timeout=60)
-    following = [json.loads(line)["eventID"] for line in proc2.stdout.splitlines()]
-    assert printed + following == ids_oldest_first(export_events)
+def test_sigterm_while_printing_commits_exactly_what_was_printed(state_dir, tmp_path):
+    # 4,000 events are more than the (enlarged) pipe holds, so the poller blocks mid-output.
+    events = generate_events(4000, seed=3, span=timedelta(days=3))
+    with SimulatedHub(org=ORG, token=TOKEN, events=events) as big_hub:
+        env = poller_env(big_hub.url, state_dir, tmp_path)
+        # Unbuffered, so communicate() below sees every byte after the first line.
+        proc = subprocess.Popen(["hf-audit-poll"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+        first_line = proc.stdout.readline()
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=30)
+        printed = [json.loads(line)["eventID"] for line in (first_line + rest).splitlines()]
+        assert proc.returncode == ExitCode.INTERRUPTED, err
+        assert 0 < len(printed) < len(events)
+        following = run_like_fluent_bit("hf-audit-poll", env).event_ids
+    assert printed + following == ids_oldest_first(events)
 
 
 def test_python_dash_m_runs_the_same_command(hub, state_dir, tmp_path, export_events):

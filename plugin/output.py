@@ -1,0 +1,106 @@
+"""Write whole lines to stdout, so that no kill, not even SIGKILL, leaves half a line in the pipe.
+
+Fluent Bit reads the command through a pipe. A write() to a pipe that has room for all of its
+bytes copies them in one step; one that has to wait for the reader can be cut short by a kill,
+leaving a fragment that Fluent Bit would fail to parse. So on a pipe each batch of lines is
+written only once the pipe has room for all of it (the pipe is first enlarged to hold the
+longest line). Every line counted as written is complete in the pipe.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import stat
+import struct
+import termios
+import time
+from collections.abc import Callable
+
+BATCH_BYTES = 64 * 1024
+WANTED_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size for unprivileged processes
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
+
+
+def _pipe_capacity(fd: int, needed: int) -> int | None:
+    """The pipe's size after trying to enlarge it, or None when it cannot be read (not Linux)."""
+    try:
+        current = fcntl.fcntl(fd, _F_GETPIPE_SZ)
+    except OSError:
+        return None
+    if current < max(needed * 2, WANTED_PIPE_BYTES):
+        try:
+            current = fcntl.fcntl(fd, _F_SETPIPE_SZ, max(needed * 2, WANTED_PIPE_BYTES))
+        except OSError:
+            try:
+                current = fcntl.fcntl(fd, _F_SETPIPE_SZ, needed * 2)
+            except OSError:
+                pass  # keep the current size: batches are then bounded by it
+    return current
+
+
+def _unread_bytes(fd: int) -> int:
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+class LineWriter:
+    """Buffers complete lines and writes them in whole batches; `written` counts delivered lines."""
+
+    def __init__(self, fd: int, max_line_bytes: int, stop_requested: Callable[[], bool]) -> None:
+        self.fd = fd
+        self.stop_requested = stop_requested
+        self.written = 0
+        self._batch = bytearray()
+        self._batch_lines = 0
+        self._capacity: int | None = None
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            self._capacity = _pipe_capacity(fd, max_line_bytes)
+        self._batch_limit = min(BATCH_BYTES, self._capacity or BATCH_BYTES)
+
+    def write(self, line: bytes) -> None:
+        if self._batch and len(self._batch) + len(line) > self._batch_limit:
+            self.flush()
+        self._batch += line
+        self._batch_lines += 1
+
+    def flush(self) -> None:
+        """Deliver the batch, or raise BrokenPipeError (reader gone) / TimeoutError (reader stuck
+        after a stop was requested); the batch then counts as not written."""
+        if not self._batch:
+            return
+        data = bytes(self._batch)
+        if self._capacity is not None and len(data) <= self._capacity:
+            self._wait_for_room(len(data))
+            written = os.write(self.fd, data)  # fits in the pipe: one uninterruptible copy
+            if written != len(data):
+                raise OSError(errno.EIO, f"short write to the pipe ({written} of {len(data)} bytes)")
+        else:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view) :]
+        self.written += self._batch_lines
+        self._batch.clear()
+        self._batch_lines = 0
+
+    def _wait_for_room(self, size: int) -> None:
+        assert self._capacity is not None
+        patience_after_stop = 5.0
+        stop_seen_at: float | None = None
+        while self._capacity - _unread_bytes(self.fd) < size:
+            if self.stop_requested():
+                stop_seen_at = stop_seen_at or time.monotonic()
+                if time.monotonic() - stop_seen_at > patience_after_stop:
+                    raise TimeoutError("the reader stopped draining stdout after the stop signal")
+            # Writable means the reader is gone (error) or at least a page is free; either way look again.
+            _, writable, _ = select.select([], [self.fd], [], 0.05)
+            if writable and self._reader_gone():
+                raise BrokenPipeError(errno.EPIPE, "stdout was closed")
+            time.sleep(0.001)
+
+    def _reader_gone(self) -> bool:
+        poller = select.poll()
+        poller.register(self.fd, select.POLLOUT)
+        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
