@@ -9,6 +9,7 @@ printed is committed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import tempfile
@@ -16,10 +17,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import IO, Literal
 
 from .client import ExportClient, FetchStats
-from .errors import Interrupted
+from .errors import Interrupted, StateError
 from .events import MalformedEvent, format_time, parse_event, parse_time
 from .normalize import RecordContext, compact_json, normalize, to_line
 from .output import LineWriter
@@ -70,28 +72,43 @@ class PollReport:
 
 class Spool:
     """New events' lines in a temp file, indexed by (eventTime, id), so they can be printed in
-    time order whatever the export's order without holding 100,000 lines in memory."""
+    time order whatever the export's order without holding 100,000 lines in memory. It lives in
+    the state directory (on disk, unlike a tmpfs /tmp) and is gone when closed."""
 
-    def __init__(self) -> None:
-        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="hf-audit-")
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        try:
+            self._file: IO[bytes] = tempfile.TemporaryFile(prefix=".spool-", dir=directory)
+        except OSError as exc:
+            raise self._error(exc) from None
         self._index: list[tuple[str, str, int, int]] = []
 
+    def _error(self, exc: OSError) -> StateError:
+        return StateError(f"cannot spool new events to a temp file in {self._directory}: {exc.strerror or exc}")
+
     def add(self, event_time: str, event_id: str, line: bytes) -> None:
-        self._index.append((event_time, event_id, self._file.tell(), len(line)))
-        self._file.write(line)
+        try:
+            self._index.append((event_time, event_id, self._file.tell(), len(line)))
+            self._file.write(line)
+        except OSError as exc:
+            raise self._error(exc) from None
 
     def __len__(self) -> int:
         return len(self._index)
 
     def in_time_order(self) -> Iterator[tuple[str, str, bytes]]:
         self._index.sort()
-        self._file.flush()
-        for event_time, event_id, offset, length in self._index:
-            self._file.seek(offset)
-            yield event_time, event_id, self._file.read(length)
+        try:
+            self._file.flush()
+            for event_time, event_id, offset, length in self._index:
+                self._file.seek(offset)
+                yield event_time, event_id, self._file.read(length)
+        except OSError as exc:
+            raise self._error(exc) from None
 
     def close(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):
+            self._file.close()
 
 
 class Dedupe:
@@ -165,7 +182,7 @@ class Poll:
                 old_spool.close()
             report = PollReport(fetch=client.stats)
             self.last_report = report
-            spool = Spool()
+            spool = Spool(settings.state_dir)
             handled: dict[str, str] = {}
             malformed: dict[str, str] = {}
             ids_this_export: set[str] = set()
