@@ -80,7 +80,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("lock_timeout", "--lock-timeout", "HF_AUDIT_LOCK_TIMEOUT", "5s", "how long to wait for another poll of the same organization", _seconds),
     Option("workspace_id", "--workspace-id", "HF_AUDIT_WORKSPACE_ID", "default", "value of the workspaceID column"),
     Option("source_id", "--source-id", "HF_AUDIT_SOURCE_ID", "huggingface-<org>", "value of the sourceID column"),
-    Option("source_ttl_days", "--source-ttl", "HF_AUDIT_SOURCE_TTL", "365", "value of the sourceTTL column: days a sink keeps a record", int),
+    Option("source_ttl_days", "--source-ttl", "HF_AUDIT_SOURCE_TTL", "365", "value of the sourceTTL column: days a sink keeps a record (0: forever)", int),
     Option("metrics_file", "--metrics-file", "HF_AUDIT_METRICS_FILE", "<state dir>/<org>.prom", "Prometheus text file written after every poll"),
     Option("log_level", "--log-level", "HF_AUDIT_LOG_LEVEL", "info", "debug, info, warning or error", _choice("debug", "info", "warning", "error")),
     Option("log_format", "--log-format", "HF_AUDIT_LOG_FORMAT", "logfmt", "stderr line format: logfmt or json", _choice("logfmt", "json")),

@@ -48,6 +48,8 @@ MAX_TAG_VALUE_CHARS = 1024
 MAX_DATA_DEPTH = 6
 MAX_RESOURCES = 32
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a valid pair is one character in Python
+MAX_RAW_DEPTH = 128  # rawLog keeps this many levels of an absurdly nested event
+CLIPPED_MARK = "[nested too deeply]"
 
 
 class RecordContext(BaseModel):
@@ -91,6 +93,10 @@ def normalize(event: HubEvent, raw: dict[str, Any], ctx: RecordContext) -> dict[
             tags["oauth.name"] = event.oauth.name
     if not _flatten_data(event.data, "data", tags, 0, [0]):
         tags["truncated"] = "true"
+    raw_log, clipped = _compact_json_clipped(raw)
+    if clipped:
+        tags["truncated"] = "true"
+        tags["truncatedFields"] = "rawLog"
     actor = {"id": author.id, "user": author.user, "type": author.type}
     if author.avatarUrl:
         actor["avatarUrl"] = author.avatarUrl
@@ -132,7 +138,7 @@ def normalize(event: HubEvent, raw: dict[str, Any], ctx: RecordContext) -> dict[
         "serviceName": SERVICE_NAME,
         "enrichments": [],
         "readOnly": event.type in READ_ONLY_TYPES,
-        "rawLog": compact_json(raw),
+        "rawLog": raw_log,
         "auditID": event.id,
         "eventType": event.type,
         "message": event.message,
@@ -236,9 +242,8 @@ def resources_of(data: Any, scope: str) -> list[str]:
     if scope == "repo" and isinstance(data.get("from"), str) and isinstance(data.get("to"), str):
         kind = found[0].split(":", 1)[0] if found else "model"
         found += [f"{kind}:{data['from']}", f"{kind}:{data['to']}"]
-    for key in data.keys() & _NAMED_RESOURCES.keys():
-        prefix, fields = _NAMED_RESOURCES[key]
-        if name := _named(prefix, data[key], fields):
+    for key, (prefix, fields) in _NAMED_RESOURCES.items():  # a fixed order: the same event, the same row
+        if key in data and (name := _named(prefix, data[key], fields)):
             found.append(name)
     users = data.get("users")
     if isinstance(users, list):
@@ -257,13 +262,36 @@ def _sanitize(value: Any) -> Any:
     return value
 
 
-def compact_json(value: Any) -> str:
+def _clipped(value: Any, depth: int = 0) -> Any:
+    """`value` with containers below MAX_RAW_DEPTH levels replaced by a marker string."""
+    if isinstance(value, (dict, list)) and depth >= MAX_RAW_DEPTH:
+        return CLIPPED_MARK
+    if isinstance(value, dict):
+        return {k: _clipped(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clipped(v, depth + 1) for v in value]
+    return value
+
+
+def _compact_json_clipped(value: Any) -> tuple[str, bool]:
+    """Compact JSON of `value`, and whether levels nested too deeply to serialize were clipped."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value).decode(), False
     except (orjson.JSONEncodeError, TypeError):
-        # orjson refuses integers beyond 64 bits and lone surrogates; the stdlib keeps big
-        # integers exact, and _sanitize makes every string encodable.
-        return json.dumps(_sanitize(value), separators=(",", ":"), ensure_ascii=False)
+        pass
+    try:
+        # orjson refuses integers beyond 64 bits, lone surrogates and nesting past 254 levels; the
+        # stdlib keeps big integers exact, and _sanitize makes every string encodable.
+        return json.dumps(_sanitize(value), separators=(",", ":"), ensure_ascii=False), False
+    except RecursionError:
+        # The stream parser accepts items nested ~1,000 levels deep, more than the recursive
+        # helpers here can walk: keep the first levels, so the event is emitted (flagged) instead
+        # of failing this poll and every later one.
+        return json.dumps(_sanitize(_clipped(value)), separators=(",", ":"), ensure_ascii=False), True
+
+
+def compact_json(value: Any) -> str:
+    return _compact_json_clipped(value)[0]
 
 
 def _dump_line(record: dict[str, Any]) -> bytes:
@@ -274,12 +302,18 @@ def _dump_line(record: dict[str, Any]) -> bytes:
 
 
 _BOOKKEEPING_TAGS = ("truncated", "truncatedFields")
+_KEPT_TAGS = frozenset({"scope", "action", "org", *_BOOKKEEPING_TAGS})
+# Never cut: the sinks' dedupe key and the two times (an empty time fails a ClickHouse insert).
+# They are short and fixed in size, so they are never what makes a line too long.
+_UNCUT_COLUMNS = frozenset({"id", "eventTime", "receivedAt"})
 
 
 def _cuttable_fields(record: dict[str, Any]) -> list[tuple[Any, Any, str]]:
     """Every string value in the record as (container, key, label), so the longest can be cut."""
     places: list[tuple[Any, Any, str]] = [
-        (record, column, column) for column in COLUMNS if isinstance(record[column], str)
+        (record, column, column)
+        for column in COLUMNS
+        if isinstance(record[column], str) and column not in _UNCUT_COLUMNS
     ]
     places += [(record["tags"], k, f"tags.{k}") for k in record["tags"] if k not in _BOOKKEEPING_TAGS]
     places += [(record["actor"], k, f"actor.{k}") for k in record["actor"]]
@@ -292,25 +326,35 @@ def to_line(record: dict[str, Any], max_line_bytes: int) -> bytes:
 
     Oversize values are cut, longest first, and the record says so in tags: `truncated` and
     `truncatedFields`. Each cut removes more characters than the line is over, and a character
-    is at least one byte, so the loop ends; the floor of 4096 bytes leaves room for the 51 keys
-    with every string emptied.
+    is at least one byte, so the loop ends. Tag keys can be too long too (64 data keys of 128
+    characters, up to 6 bytes each once escaped, do not fit 4096 bytes): once a tag's key is
+    longer than every value, that tag is dropped instead; as a last resort truncatedFields is
+    shortened. The 51 keys alone fit the 4096-byte floor, and id and the times are never cut.
     """
     line = _dump_line(record)
     if len(line) < max_line_bytes:
         return line + b"\n"
     tags = record["tags"]
     tags["truncated"] = "true"
-    cut: list[str] = []
+    cut: list[str] = [label for label in tags.get("truncatedFields", "").split(",") if label]
+    fields_chars = MAX_TAG_VALUE_CHARS
     while True:
-        tags["truncatedFields"] = ",".join(cut)[:MAX_TAG_VALUE_CHARS]
+        tags["truncatedFields"] = ",".join(cut)[:fields_chars]
         line = _dump_line(record)
         excess = len(line) + 1 - max_line_bytes
         if excess <= 0:
             return line + b"\n"
         container, key, label = max(_cuttable_fields(record), key=lambda place: len(place[0][place[1]]))
         value: str = container[key]
-        if not value:
+        longest_key = max((k for k in tags if k not in _KEPT_TAGS), key=len, default="")
+        if value and len(value) > len(longest_key):
+            container[key] = value[: max(0, len(value) - excess - 64)]
+        elif longest_key:
+            del tags[longest_key]
+            label = "tags"
+        elif fields_chars > 0:
+            fields_chars //= 2
+        else:
             raise ValueError("record cannot fit the line bound")  # unreachable above the 4096 floor
-        container[key] = value[: max(0, len(value) - excess - 64)]
         if label not in cut:
             cut.append(label)

@@ -196,3 +196,21 @@ def test_any_schema_valid_event_gives_51_typed_non_null_columns_in_one_line(even
     assert all(isinstance(r, str) for r in record["resources"])
     if record["tags"].get("truncated") != "true":
         assert json.loads(record["rawLog"]) == json.loads(json.dumps(event))
+
+
+def test_resources_come_in_the_same_order_in_every_process():
+    import subprocess
+    import sys
+
+    event = dict(EVENT, type="resource_group.add_users", data={"users": ["b"], "user": "a", "resourceGroup": {"id": "rg"}, "job": {"id": "j"}, "collection": {"slug": "c"}})
+    script = (
+        "import json,sys; from datetime import datetime, timezone; from hf_audit.events import parse_event; "
+        "from hf_audit.normalize import normalize, RecordContext; e=json.loads(sys.argv[1]); "
+        "c=RecordContext(org='acme', workspace_id='w', source_id='s', source_ttl_days=1, received_at=datetime.now(timezone.utc), max_line_bytes=65535); "
+        "print(normalize(parse_event(e), e, c)['resources'])"
+    )
+    outputs = {
+        subprocess.run([sys.executable, "-c", script, json.dumps(event)], env={"PYTHONHASHSEED": str(seed)}, capture_output=True, text=True).stdout
+        for seed in range(6)
+    }
+    assert len(outputs) == 1 and "collection:c" in outputs.pop()
