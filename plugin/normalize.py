@@ -102,6 +102,10 @@ def normalize(event: HubEvent, raw: dict[str, Any], ctx: RecordContext) -> dict[
         actor["avatarUrl"] = author.avatarUrl
     if author.deleted is not None:
         actor["deleted"] = "true" if author.deleted else "false"
+    if any(len(value) > MAX_TAG_VALUE_CHARS for value in actor.values()):
+        # Map values are indexed as single terms (flattened/flat_object have a term size limit).
+        actor = {key: value[:MAX_TAG_VALUE_CHARS] for key, value in actor.items()}
+        tags["truncated"] = "true"
     return {
         "workspaceID": ctx.workspace_id,
         "sourceID": ctx.source_id,

@@ -214,3 +214,9 @@ def test_resources_come_in_the_same_order_in_every_process():
         for seed in range(6)
     }
     assert len(outputs) == 1 and "collection:c" in outputs.pop()
+
+
+def test_actor_values_are_capped_and_flagged():
+    event = dict(EVENT, author=dict(EVENT["author"], avatarUrl="/a/" + "x" * 5000))
+    record = record_for(event)
+    assert len(record["actor"]["avatarUrl"]) == 1024 and record["tags"]["truncated"] == "true"
