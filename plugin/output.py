@@ -2,9 +2,11 @@
 
 Fluent Bit reads the command through a pipe. A write() to a pipe that has room for all of its
 bytes copies them in one step; one that has to wait for the reader can be cut short by a kill,
-leaving a fragment that Fluent Bit would fail to parse. So on a pipe each batch of lines is
-written only once the pipe has room for all of it (the pipe is first enlarged to hold the
-longest line). Every line counted as written is complete in the pipe.
+leaving a fragment that Fluent Bit would fail to parse. A pipe's room is counted in page slots,
+not bytes (partly filled pages waste space), so the only state known to have room for a batch is
+an empty pipe: each batch, at most the pipe's size, is written once the reader has drained the
+last one (the pipe is first enlarged to 1 MiB, so batches are large and waits few). Every line
+counted as written is complete in the pipe.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import termios
 import time
 from collections.abc import Callable
 
-BATCH_BYTES = 64 * 1024
+BATCH_BYTES = 64 * 1024  # when stdout is a file or a terminal
 WANTED_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size for unprivileged processes
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
@@ -58,7 +60,7 @@ class LineWriter:
         self._capacity: int | None = None
         if stat.S_ISFIFO(os.fstat(fd).st_mode):
             self._capacity = _pipe_capacity(fd, max_line_bytes)
-        self._batch_limit = min(BATCH_BYTES, self._capacity or BATCH_BYTES)
+        self._batch_limit = self._capacity or BATCH_BYTES
 
     def write(self, line: bytes) -> None:
         if self._batch and len(self._batch) + len(line) > self._batch_limit:
@@ -73,7 +75,7 @@ class LineWriter:
             return
         data = bytes(self._batch)
         if self._capacity is not None and len(data) <= self._capacity:
-            self._wait_for_room(len(data))
+            self._wait_until_drained()
             written = os.write(self.fd, data)  # fits in the pipe: one uninterruptible copy
             if written != len(data):
                 raise OSError(errno.EIO, f"short write to the pipe ({written} of {len(data)} bytes)")
@@ -85,11 +87,10 @@ class LineWriter:
         self._batch.clear()
         self._batch_lines = 0
 
-    def _wait_for_room(self, size: int) -> None:
-        assert self._capacity is not None
+    def _wait_until_drained(self) -> None:
         patience_after_stop = 5.0
         stop_seen_at: float | None = None
-        while self._capacity - _unread_bytes(self.fd) < size:
+        while _unread_bytes(self.fd) > 0:
             if self.stop_requested():
                 stop_seen_at = stop_seen_at or time.monotonic()
                 if time.monotonic() - stop_seen_at > patience_after_stop:

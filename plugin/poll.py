@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -78,31 +79,38 @@ class Spool:
     def __init__(self, directory: Path) -> None:
         self._directory = directory
         try:
-            self._file: IO[bytes] = tempfile.TemporaryFile(prefix=".spool-", dir=directory)
+            # A large buffer: lines of 2-4 KB would otherwise each cost a write system call.
+            self._file: IO[bytes] = tempfile.TemporaryFile(prefix=".spool-", dir=directory, buffering=1 << 20)
         except OSError as exc:
             raise self._error(exc) from None
         self._index: list[tuple[str, str, int, int]] = []
+        self._size = 0
 
     def _error(self, exc: OSError) -> StateError:
         return StateError(f"cannot spool new events to a temp file in {self._directory}: {exc.strerror or exc}")
 
     def add(self, event_time: str, event_id: str, line: bytes) -> None:
         try:
-            self._index.append((event_time, event_id, self._file.tell(), len(line)))
             self._file.write(line)
         except OSError as exc:
             raise self._error(exc) from None
+        self._index.append((event_time, event_id, self._size, len(line)))
+        self._size += len(line)
 
     def __len__(self) -> int:
         return len(self._index)
 
     def in_time_order(self) -> Iterator[tuple[str, str, bytes]]:
         self._index.sort()
+        if not self._index:
+            return
         try:
             self._file.flush()
+            fd = self._file.fileno()
+            # One pread per line (not seek + read); not mmap, which would count the whole spool
+            # in the process's resident memory.
             for event_time, event_id, offset, length in self._index:
-                self._file.seek(offset)
-                yield event_time, event_id, self._file.read(length)
+                yield event_time, event_id, os.pread(fd, length, offset)
         except OSError as exc:
             raise self._error(exc) from None
 

@@ -8,6 +8,7 @@ it is not older than the window: that catches late arrivals without keeping ever
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -61,6 +62,7 @@ class StateStore:
             raise StateError(f"cannot create the state directory {self.state_dir}: {exc.strerror}") from None
         try:
             with self._lock:
+                self._remove_stale_temp_files()
                 yield
         except filelock.Timeout:
             raise LockedError(
@@ -71,6 +73,16 @@ class StateStore:
             if exc.filename == self._lock.lock_file:
                 raise StateError(f"cannot create the lock file {exc.filename}: permission denied") from None
             raise
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temp files of a poll killed mid-write (atomic_write names them `.<file>.<random>.tmp`);
+        every write of these files happens under this lock, so none is in use now."""
+        names = "|".join(re.escape(f"{self.org}{suffix}") for suffix in (".json", ".health.json", ".prom"))
+        stale = re.compile(rf"^\.(?:{names})\.[A-Za-z0-9_]{{8}}\.tmp$")
+        for entry in self.state_dir.iterdir():
+            if stale.match(entry.name):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
 
     def load(self) -> Checkpoint | None:
         """The checkpoint, or None before the first poll. A damaged file is an error, never a reset."""

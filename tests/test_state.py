@@ -96,3 +96,15 @@ def test_state_file_is_plain_json(tmp_path):
     with s.lock():
         s.save(Checkpoint(org="acme", watermark="2026-11-25T12:00:00.000Z"))
     assert json.loads(s.path.read_text())["watermark"] == "2026-11-25T12:00:00.000Z"
+
+
+def test_temp_files_of_a_killed_write_are_removed_under_the_lock(tmp_path):
+    s = store(tmp_path)
+    (tmp_path / "state").mkdir()
+    leftovers = [".acme.json.abcd1234.tmp", ".acme.health.json.x_y_z_12.tmp", ".acme.prom.qwertyui.tmp"]
+    others = [".acme.x.json.abcd1234.tmp", "acme.json", ".other.json.abcd1234.tmp"]
+    for name in leftovers + others:
+        (tmp_path / "state" / name).write_text("x")
+    with s.lock():
+        pass
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == sorted([*others, "acme.lock"])

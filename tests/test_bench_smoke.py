@@ -1,0 +1,23 @@
+"""The benchmark script still runs end to end (on a tiny export), so `make bench` does not rot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent / "bench_poll.py"
+
+
+def test_bench_script_prints_the_table_and_the_targets_on_a_tiny_export() -> None:
+    run = subprocess.run(
+        [sys.executable, str(BENCH), "--events", "500", "--repeat", "1", "--skip-peers", "--timeout", "60"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    for row in ("ours: full backfill, newest-first", "ours: steady, +100 new, oldest-first", "lower bound: orjson"):
+        assert row in out
+    assert "full poll / lower bound" in out
+    assert "peak RSS < 150 MB" in out
+    assert "peer: curl | jq" not in out  # --skip-peers
