@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-test demo test bench clean
+.PHONY: install install-test demo test bench chaos fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ test: install-test
 ## Benchmarks (figures for the README's Performance section); not part of `make test`.
 bench: install-test
 	$(BIN)/python tests/bench_poll.py --events 100000 --repeat 3
+
+## Longer kill-anywhere soak (the default in `make test` is 100 killed polls per phase).
+chaos: install-test
+	HF_AUDIT_CHAOS_POLLS=$${HF_AUDIT_CHAOS_POLLS:-500} $(BIN)/pytest tests/test_chaos.py -p no:cacheprovider -rA -s
+
+## Longer fuzzing run.
+fuzz: install-test
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest tests/test_fuzz.py -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

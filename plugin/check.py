@@ -118,7 +118,10 @@ def _state_checks(settings: Settings) -> list[Verdict]:
 def _line_bound_check(settings: Settings, fluent_bit_config: Path | None) -> Verdict:
     try:
         buf_size, source = buf_size_of(fluent_bit_config)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        detail = f"cannot read the Fluent Bit config given by --fluent-bit-config: {exc.strerror or exc}"
+        return Verdict("line bound", False, detail, ExitCode.USAGE)
+    except ValueError as exc:
         return Verdict("line bound", False, f"cannot read the Fluent Bit config: {exc}", ExitCode.USAGE)
     # fgets keeps one byte for the terminating NUL: a line must be shorter than Buf_Size.
     if settings.max_line_bytes < buf_size:
@@ -132,9 +135,9 @@ def _line_bound_check(settings: Settings, fluent_bit_config: Path | None) -> Ver
     )
 
 
-def print_verdicts(verdicts: list[Verdict], out: TextIO) -> ExitCode:
+def print_verdicts(verdicts: list[Verdict], out: TextIO, redact: Callable[[str], str]) -> ExitCode:
     for verdict in verdicts:
-        out.write(f"{'PASS' if verdict.passed else 'FAIL'}  {verdict.item:<16} {verdict.detail}\n")
+        out.write(redact(f"{'PASS' if verdict.passed else 'FAIL'}  {verdict.item:<16} {verdict.detail}") + "\n")
     failed = [v for v in verdicts if not v.passed]
     out.write("all checks passed\n" if not failed else f"{len(failed)} check(s) failed\n")
     return failed[0].exit_code if failed else ExitCode.OK

@@ -24,7 +24,7 @@ from .events import parse_time
 from .logs import Redactor, setup_logging
 from .poll import StopSignal
 from .runner import run_poll
-from .settings import Backfill, Settings, build_settings, default_state_dir, find_token, parse_duration
+from .settings import Backfill, Settings, build_settings, candidate_tokens, default_state_dir, find_token, parse_duration
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,8 @@ def _add_settings(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser; `argv` lists the values its error messages must not repeat."""
-    hidden = [part for arg in argv for part in arg.split("=", 1)[1:] or [arg]]
+    hidden = [arg for arg in argv if not arg.startswith("-")]
+    hidden += [arg.split("=", 1)[1] for arg in argv if arg.startswith("-") and "=" in arg]
     parser_class = functools.partial(_Parser, hidden=hidden)
     parser = parser_class(
         prog="hf-audit-poll",
@@ -195,6 +196,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     redactor.add(env.get("HF_TOKEN", "").strip())
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
+    for token in candidate_tokens(env, getattr(args, "token_path", None)):
+        redactor.add(token)
     log = setup_logging(
         _logging_choice(args, env, "log_level", "info"),
         redactor,
@@ -206,11 +209,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         if args.command == "check":
             verdicts = check.run_checks(lambda: _register(load_settings(args, env), redactor), args.fluent_bit_config)
-            return check.print_verdicts(verdicts, sys.stdout)
+            return check.print_verdicts(verdicts, sys.stdout, redactor.redact)
         settings = _register(load_settings(args, env), redactor)
         if args.command == "state":
             return _state_command(args, settings)
-        return run_poll(settings, sys.stdout.fileno(), log, stop, dry_run=args.dry_run)
+        return run_poll(settings, sys.stdout.fileno(), log, stop, dry_run=args.dry_run, redact=redactor.redact)
     except HfAuditError as exc:
         log.error("%s", exc.message)
         return exc.exit_code

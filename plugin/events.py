@@ -13,7 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-_CANONICAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+# ASCII digits only (\d alone takes any script's digits), matched whole with fullmatch: `$` would
+# let a trailing newline through into eventTime.
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 _LENIENT = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True)
 
 
@@ -68,14 +70,21 @@ class HubEvent(BaseModel):
     @field_validator("createdAt", mode="before")
     @classmethod
     def _canonical_time(cls, value: Any) -> str:
-        if isinstance(value, str) and _CANONICAL_TIME.match(value):
-            return value  # the Hub's usual form: nothing to convert
+        if isinstance(value, str) and _CANONICAL_TIME.fullmatch(value):
+            # The Hub's usual form: nothing to convert. The shape alone would let a month 13 or an
+            # hour 99 through to every sink's time parser; the C fromisoformat checks the calendar.
+            try:
+                datetime.fromisoformat(value[:-1])
+            except ValueError:
+                raise ValueError(f"createdAt is not an RFC 3339 time: {value!r}") from None
+            return value
         if not isinstance(value, (str, datetime)):
             raise ValueError("createdAt must be an RFC 3339 string")
         try:
             moment = value if isinstance(value, datetime) else parse_time(value)
-        except ValueError:
-            raise ValueError(f"createdAt is not an RFC 3339 time: {value[:40]!r}") from None
+        except (ValueError, OverflowError):
+            # OverflowError: an offset that moves year 1 or 9999 out of range when made UTC.
+            raise ValueError(f"createdAt is not an RFC 3339 time: {str(value)[:40]!r}") from None
         if not 1 <= moment.year <= 9999:
             raise ValueError("createdAt is out of range")
         return format_time(moment)
@@ -100,7 +109,19 @@ def parse_event(item: object) -> HubEvent:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
         )
-        raise MalformedEvent(problems, raw_id if isinstance(raw_id, str) else None) from None
+        raise MalformedEvent(problems, raw_id if _is_utf8_text(raw_id) else None) from None
+
+
+def _is_utf8_text(value: object) -> bool:
+    """A string UTF-8 can carry: an id with a lone surrogate (a `\\ud800` escape) would not
+    survive the checkpoint's round trip, and the event would be reported again on every poll."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def format_time(value: datetime) -> str:

@@ -6,7 +6,9 @@ the log pipeline: the token must never be in it, even inside an exception's text
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import sys
 from datetime import datetime, timezone
 from typing import Any, Literal, TextIO
@@ -46,6 +48,9 @@ class Redactor(logging.Filter):
         return True
 
 
+_LOGFMT_PLAIN = re.compile(r'^[^\s"=\\\x00-\x1f\x7f]+$')
+
+
 def _logfmt_value(value: Any) -> str:
     if value is None:
         return ""
@@ -54,18 +59,22 @@ def _logfmt_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".")
     text = str(value)
-    if text and not any(ch in text for ch in ' "=\\\n\t'):
+    if _LOGFMT_PLAIN.match(text):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+    # Quoted, with every control character escaped: a value (an organization name from the
+    # environment, a Hub error text) can never forge a line or send terminal escapes.
+    return json.dumps(text, ensure_ascii=False)
 
 
 class StructuredFormatter(logging.Formatter):
-    """One line per record: ts, level, org, msg, then the record's `fields` (the poll summary)."""
+    """One line per record: ts, level, org, msg, then the record's `fields` (the poll summary).
+    The finished line is masked again: the org field and anything added here bypass the filter."""
 
-    def __init__(self, fmt: LogFormat, org: str) -> None:
+    def __init__(self, fmt: LogFormat, org: str, redactor: Redactor) -> None:
         super().__init__()
         self.fmt = fmt
         self.org = org
+        self.redactor = redactor
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
@@ -80,15 +89,17 @@ class StructuredFormatter(logging.Formatter):
         if record.exc_text:
             entry["traceback"] = record.exc_text
         if self.fmt == "json":
-            return orjson.dumps(entry, default=str).decode()
-        return " ".join(f"{key}={_logfmt_value(value)}" for key, value in entry.items())
+            line = orjson.dumps(entry, default=str).decode()
+        else:
+            line = " ".join(f"{key}={_logfmt_value(value)}" for key, value in entry.items())
+        return self.redactor.redact(line)
 
 
 def setup_logging(
     level: str, redactor: Redactor, org: str = "", fmt: LogFormat = "logfmt", stream: TextIO | None = None
 ) -> logging.Logger:
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(StructuredFormatter(fmt, org))
+    handler.setFormatter(StructuredFormatter(fmt, org, redactor))
     handler.addFilter(redactor)
     logger = logging.getLogger(LOGGER_NAME)
     logger.handlers.clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -39,7 +40,17 @@ class PollOutcome:
     error: str | None = None
 
 
-def run_poll(settings: Settings, out_fd: int, log: logging.Logger, stop: StopSignal, *, dry_run: bool = False) -> ExitCode:
+def run_poll(
+    settings: Settings,
+    out_fd: int,
+    log: logging.Logger,
+    stop: StopSignal,
+    *,
+    dry_run: bool = False,
+    redact: Callable[[str], str] = lambda text: text,
+) -> ExitCode:
+    """One poll and its bookkeeping; `redact` masks secrets in what is kept on disk (the last
+    error text may quote the Hub, and the Hub may quote the token)."""
     started = time.monotonic()
     now = datetime.now(timezone.utc)
     store = StateStore(settings.state_dir, settings.org, settings.lock_timeout)
@@ -48,7 +59,7 @@ def run_poll(settings: Settings, out_fd: int, log: logging.Logger, stop: StopSig
         with store.lock():
             outcome = _poll_locked(settings, store, out_fd, log, stop, now, dry_run)
             if not dry_run:
-                _record_health(settings, outcome, time.monotonic() - started, log)
+                _record_health(settings, outcome, time.monotonic() - started, log, redact)
     except LockedError as exc:
         # Not this poll's failure to count: the other poller is doing the work.
         outcome = PollOutcome(exc.exit_code, PollReport(), exc.message)
@@ -76,7 +87,9 @@ def _poll_locked(
     return PollOutcome(code, report)
 
 
-def _record_health(settings: Settings, outcome: PollOutcome, duration: float, log: logging.Logger) -> None:
+def _record_health(
+    settings: Settings, outcome: PollOutcome, duration: float, log: logging.Logger, redact: Callable[[str], str]
+) -> None:
     """Health and metrics are observability: failing to write them is reported, never fatal."""
     report = outcome.report
     fetch = report.fetch
@@ -98,7 +111,8 @@ def _record_health(settings: Settings, outcome: PollOutcome, duration: float, lo
     )
     health_store = HealthStore(settings.state_dir, settings.org)
     failed = outcome.exit_code not in (ExitCode.OK, ExitCode.INTERRUPTED)
-    health = health_store.load().record(last, error=outcome.error if failed else None, gap=report.gap is not None)
+    error = redact(outcome.error or "unknown error") if failed else None
+    health = health_store.load().record(last, error=error, gap=report.gap is not None)
     try:
         health_store.save(health)
         write_metrics(settings.metrics_path, health)

@@ -36,7 +36,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 def validate_org(name: str) -> str:
-    if not _ORG_NAME.match(name) or ".." in name or "--" in name:
+    if not _ORG_NAME.fullmatch(name) or ".." in name or "--" in name:
         raise ValueError(
             f"{name!r} is not a valid Hugging Face organization name "
             "(letters, digits, '-', '_' and '.', starting and ending with a letter or digit)"
@@ -136,6 +136,20 @@ def default_state_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "hf-audit"
 
 
+def candidate_tokens(env: Mapping[str, str], token_path: str | None) -> list[str]:
+    """Every token the settings could name, read quietly, so that it is masked in any message
+    printed before the settings are validated (a token pasted into another flag, say)."""
+    found = [env.get("HF_TOKEN", "").strip()]
+    hf_home = env.get("HF_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache" / "huggingface")
+    for path_text in (token_path, env.get("HF_TOKEN_PATH"), str(Path(hf_home) / "token")):
+        if path_text:
+            try:
+                found.append(Path(path_text).expanduser().read_text(encoding="utf-8").strip())
+            except (OSError, UnicodeDecodeError):
+                pass
+    return [token for token in found if token]
+
+
 def find_token(env: Mapping[str, str], token_path: str | None = None) -> tuple[SecretStr, str]:
     """The token and a description of where it came from (never the token itself).
 
@@ -163,7 +177,9 @@ def _read_token_file(path: Path, *, required: bool) -> tuple[SecretStr, str] | N
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if required:
-            raise AuthError(f"token file {path} does not exist") from None
+            # A path whose directory is missing too is more likely a token pasted in the wrong place.
+            shown = str(path) if path.parent.is_dir() and path.parent != Path(".") else "(path not shown: its directory does not exist either)"
+            raise AuthError(f"token file {shown} does not exist") from None
         return None
     except OSError as exc:
         raise AuthError(f"token file {path} cannot be read: {exc.strerror}") from None
@@ -174,9 +190,10 @@ def _checked_token(raw: str, source: str) -> tuple[SecretStr, str]:
     token = raw.strip()
     if not token:
         raise AuthError(f"the token from {source} is empty")
-    if any(ch.isspace() or ord(ch) < 32 for ch in token):
-        # A header with a newline in it would be refused by requests, echoing part of it.
-        raise AuthError(f"the token from {source} contains whitespace or control characters")
+    if not token.isascii() or not token.isprintable() or any(ch.isspace() for ch in token):
+        # Only printable ASCII can go in an HTTP header; anything else would fail deep in
+        # http.client with an error that might quote the header.
+        raise AuthError(f"the token from {source} contains whitespace, control or non-ASCII characters")
     return SecretStr(token), source
 
 

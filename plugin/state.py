@@ -69,9 +69,9 @@ class StateStore:
                 f"another hf-audit-poll for organization {self.org!r} holds {self._lock.lock_file}; "
                 "this poll did nothing (raise Interval_Sec if polls overlap)"
             ) from None
-        except PermissionError as exc:
+        except OSError as exc:
             if exc.filename == self._lock.lock_file:
-                raise StateError(f"cannot create the lock file {exc.filename}: permission denied") from None
+                raise StateError(f"cannot create the lock file {exc.filename}: {exc.strerror or exc}") from None
             raise
 
     def _remove_stale_temp_files(self) -> None:

@@ -13,6 +13,7 @@ import random
 import re
 import secrets
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -220,8 +221,12 @@ class SimulatedHub:
         seed: int = 0,
         rate_limit_quota: int = 500,
         rate_limit_window: int = 300,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """`ssl_context` (a server-side context holding a certificate) serves HTTPS instead of HTTP;
+        `host` may be an IPv6 address such as "::1"."""
         self.org, self.token, self.plan, self.admin, self.gzip = org, token, plan, admin, gzip
+        self.ssl_context = ssl_context
         self.limit = limit
         self._host, self._port = host, port
         self._lock = threading.Lock()
@@ -274,7 +279,8 @@ class SimulatedHub:
         if self._server is None:
             raise RuntimeError("the simulated hub is not running")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
     def __enter__(self) -> SimulatedHub:
         self.start()
@@ -413,7 +419,23 @@ class _HubServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], hub: SimulatedHub) -> None:
         self.hub = hub
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """With TLS, the handshake runs here, in the connection's own thread: a client that never
+        completes it (or rejects the certificate) holds up only that thread."""
+        context = self.hub.ssl_context
+        if context is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(10)  # for the handshake; the handler sets its own timeout after it
+        tls = context.wrap_socket(request, server_side=True)
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            tls.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients hanging up mid-response are expected here (faults, timeouts): stay quiet."""
