@@ -39,7 +39,7 @@ chaos: install-test
 
 ## Longer fuzzing run.
 fuzz: install-test
-	HYPOTHESIS_PROFILE=long $(BIN)/pytest tests/test_fuzz.py -p no:cacheprovider
+	HF_AUDIT_FUZZ_SCALE=$${HF_AUDIT_FUZZ_SCALE:-20} $(BIN)/pytest tests/test_fuzz.py -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
