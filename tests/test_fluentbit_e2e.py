@@ -496,6 +496,9 @@ def test_fluent_bit_accepts_the_shipped_config(path: Path, tmp_path: Path) -> No
     if missing:
         pytest.skip(f"this fluent-bit binary was built without {sorted(missing)} (Fluent Bit's packages have them)")
     env = {**fluent_bit_env("http://127.0.0.1:9", tmp_path), "HF_AUDIT_ORG_1": "acme", "HF_AUDIT_ORG_2": "globex"}
+    # The Loki script path is relative to the main config's directory, and the check config lives
+    # in tmp_path: name the shipped script absolutely, as the README tells users to in that case.
+    env["LOKI_RESTAMP_SCRIPT"] = str(FLB_DIR / "loki" / "restamp_old.lua")
     assert FLUENT_BIT is not None
     checked = subprocess.run([FLUENT_BIT, "--dry-run", "-c", str(config)], env=env, capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0 and "configuration test is successful" in checked.stdout + checked.stderr, checked.stderr[-3000:]
