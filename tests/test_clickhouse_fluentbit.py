@@ -11,8 +11,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import yaml
 
 from chdb_http_endpoint import ChdbHttpEndpoint, create_table
 from clickhouse_shipped import DDL_FILE, OUTPUT_YAML, STRICT_SERVER, count, mismatched_columns, stored_rows
+from fluentbit_process import stop, wait_until
 from conftest import ORG, REPO, TOKEN, poller_env, run_like_fluent_bit
 from hf_audit.normalize import COLUMNS, record_id
 from hf_audit.simhub.server import SimulatedHub
@@ -30,7 +30,6 @@ from records import simulated_export_events
 MAIN_CONFIG = REPO / "fluent-bit" / "fluent-bit.yaml"
 DATABASE = "hf_audit_e2e"
 NEWER_EVENTS = 25
-WAIT_SECONDS = 60  # an upper bound for waiting, never asserted: a slow machine only waits longer
 
 
 def pipeline_config(directory: Path) -> Path:
@@ -42,26 +41,6 @@ def pipeline_config(directory: Path) -> Path:
     path = directory / "fluent-bit.yaml"
     path.write_text(yaml.safe_dump(main, sort_keys=False))
     return path
-
-
-def wait_until(condition: Callable[[], bool], what: str, fluent_bit: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if fluent_bit.poll() is not None:
-            pytest.fail(f"fluent-bit exited ({fluent_bit.returncode}) while waiting for {what}:\n{log.read_text()[-4000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting {WAIT_SECONDS} s for {what}:\n{log.read_text()[-4000:]}")
-        time.sleep(0.5)
-
-
-def stop(fluent_bit: subprocess.Popen[bytes]) -> None:
-    if fluent_bit.poll() is None:
-        fluent_bit.terminate()
-        try:
-            fluent_bit.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            fluent_bit.kill()
-            fluent_bit.wait()
 
 
 @dataclass

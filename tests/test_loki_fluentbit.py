@@ -24,7 +24,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,6 +35,7 @@ import pytest
 import requests
 import yaml
 
+from fluentbit_process import stop, wait_until
 from conftest import ORG, REPO, TOKEN, poller_env, run_like_fluent_bit
 from hf_audit.normalize import record_id
 from hf_audit.simhub.events import generate_events
@@ -162,26 +163,6 @@ def user_config(directory: Path, kind: str) -> Path:
     path = directory / f"fluent-bit.{'yaml' if kind == 'yaml' else 'conf'}"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def wait_until(condition: Callable[[], bool], what: str, fluent_bit: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if fluent_bit.poll() is not None:
-            pytest.fail(f"fluent-bit exited ({fluent_bit.returncode}) while waiting for {what}:\n{log.read_text()[-4000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting {WAIT_SECONDS:.0f} s for {what}:\n{log.read_text()[-4000:]}")
-        time.sleep(0.5)
-
-
-def stop(fluent_bit: subprocess.Popen[bytes]) -> None:
-    if fluent_bit.poll() is None:
-        fluent_bit.terminate()
-        try:
-            fluent_bit.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            fluent_bit.kill()
-            fluent_bit.wait()
 
 
 def export_events(now: datetime) -> tuple[list[dict], list[dict]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ORG, TOKEN, poller_env, run_like_fluent_bit
+from conftest import ORG, TOKEN, poller_env
 from hf_audit.check import fluent_bit_size
 from hf_audit.errors import ExitCode
 from hf_audit.metrics import METRIC_NAMES
