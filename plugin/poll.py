@@ -3,7 +3,7 @@
 Nothing is printed until the whole body has been read and parsed, so a download that fails midway
 prints nothing and the next poll starts from the same checkpoint. New events are spooled to a temp
 file while the body streams in, then printed oldest first; the checkpoint is committed after the
-lines are flushed. On SIGTERM while printing, the current line is finished and exactly what was
+lines are flushed. On SIGTERM while printing, the current batch of whole lines is finished and exactly what was
 printed is committed.
 """
 
@@ -40,7 +40,7 @@ Verdict = Literal["new", "seen", "old", "not_backfilled"]
 
 class StopSignal:
     """SIGTERM handler state. Before printing starts, stop at once (nothing to undo); while
-    printing or committing, finish the line and commit what was printed."""
+    printing or committing, finish the current batch and commit what was printed."""
 
     def __init__(self) -> None:
         self.requested = False
