@@ -1,7 +1,8 @@
 """One poll: download the export, keep what was not emitted before, print it in time order, commit.
 
-Nothing is printed until the whole body has been read and parsed, so a download that fails midway
-prints nothing and the next poll starts from the same checkpoint. New events are spooled to a temp
+Nothing is printed until the export has been read and parsed (to its end, or on a newest-first
+export down to the lookback window), so a download that fails midway prints nothing and the next
+poll starts from the same checkpoint. New events are spooled to a temp
 file while the body streams in, then printed oldest first; the checkpoint is committed after the
 lines are flushed. On SIGTERM while printing, the current batch of whole lines is finished and exactly what was
 printed is committed.
