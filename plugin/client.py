@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import requests
@@ -77,7 +77,7 @@ class FetchStats:
     status: int = 0
     request_id: str = ""
     rate_limit_remaining: int | None = None
-    retries: int = field(default=0)
+    retries: int = 0
 
 
 def user_agent() -> str:

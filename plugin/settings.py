@@ -123,10 +123,6 @@ class Settings(BaseModel):
         return self.source_id or f"huggingface-{self.org}"
 
     @property
-    def state_file(self) -> Path:
-        return self.state_dir / f"{self.org}.json"
-
-    @property
     def metrics_path(self) -> Path:
         return self.metrics_file or self.state_dir / f"{self.org}.prom"
 

@@ -67,9 +67,6 @@ NEWER_EVENTS = 10
 RESTAMP_AFTER = timedelta(minutes=50)  # the shipped default of LOKI_RESTAMP_AFTER_MINUTES
 # The values the output turns into stream labels; it takes them out of the line.
 PROMOTED = {("tags", "org"), ("tags", "scope"), ("sourceType", None)}
-# The plugin orders some `resources` entries by set iteration, which follows Python's per-process
-# string hashing: the run and the fresh poll below must hash alike for their records to compare.
-SAME_RESOURCES_ORDER = {"PYTHONHASHSEED": "0"}
 _STREAM_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -210,7 +207,6 @@ def deliver(work: Path, kind: str, *, newer: int = 0, **env_overrides: str) -> D
             "LOKI_HOST": "127.0.0.1",
             "LOKI_PORT": str(receiver.port),
             "LOKI_URI": "/insert/loki/api/v1/push",
-            **SAME_RESOURCES_ORDER,
         } | env_overrides
         with log.open("wb") as log_file:
             fluent_bit = subprocess.Popen(
@@ -229,7 +225,7 @@ def deliver(work: Path, kind: str, *, newer: int = 0, **env_overrides: str) -> D
         rows = receiver.query('{job="hf-audit"} | fields _time, _msg, _stream')
         stored = [StoredLine(parse_rfc3339(r["_time"]), orjson.loads(r["_msg"]), dict(_STREAM_LABEL.findall(r["_stream"]))) for r in rows]
         dropped = receiver.dropped_too_old()
-        fresh = run_like_fluent_bit("hf-audit-poll", poller_env(hub.url, work / "fresh-state", work, **SAME_RESOURCES_ORDER))
+        fresh = run_like_fluent_bit("hf-audit-poll", poller_env(hub.url, work / "fresh-state", work))
         assert fresh.returncode == 0, fresh.stderr
         return Delivery(
             started=started,
