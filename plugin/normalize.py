@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from .events import Author, HubEvent, Location, format_time
+from .events import ExportEvent, format_time
 
 COLUMNS: tuple[str, ...] = (
     "workspaceID", "sourceID", "sourceType", "sourceTTL", "receivedAt", "id", "eventTime",
@@ -36,10 +36,9 @@ SERVICE_NAME = "huggingface-hub"
 # Fixed namespace so the record id of an event is the same on every machine and every poll.
 _ID_NAMESPACE = uuid.UUID("6f1c1a52-8f3e-4d59-9a43-5b0f7f0c2b11")
 
-# Types that record a read or a sign-in and change nothing in the organization.
-_NO_AUTHOR = Author()
-_NO_LOCATION = Location()
+_NO_FIELDS: dict[str, Any] = {}  # an absent author, location or token: every column takes its default
 
+# Types that record a read or a sign-in and change nothing in the organization.
 READ_ONLY_TYPES = frozenset({"org.audit_log.export", "org.sso_login"})
 
 MAX_DATA_TAGS = 64
@@ -68,41 +67,64 @@ class RecordContext(BaseModel):
     def received_at_text(self) -> str:
         return format_time(self.received_at)
 
+    @cached_property
+    def _id_prefix(self) -> Any:
+        return hashlib.sha1(_ID_NAMESPACE.bytes + f"huggingface:{self.org}:".encode())
+
+    def record_id(self, event_id: str) -> str:
+        """record_id(org, event_id), from a hash of the fixed prefix computed once a poll."""
+        sha1 = self._id_prefix.copy()
+        sha1.update(event_id.encode())
+        return _uuid5_text(sha1)
+
 
 def record_id(org: str, event_id: str) -> str:
     """uuid5(namespace, "huggingface:<org>:<_id>"), built directly: uuid.uuid5 is slow per call."""
-    digest = bytearray(hashlib.sha1(_ID_NAMESPACE.bytes + f"huggingface:{org}:{event_id}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return _uuid5_text(hashlib.sha1(_ID_NAMESPACE.bytes + f"huggingface:{org}:{event_id}".encode()))
 
 
-def normalize(event: HubEvent, raw: dict[str, Any], ctx: RecordContext) -> dict[str, Any]:
-    """The record for `event`, whose parsed JSON object is `raw` (kept verbatim in rawLog)."""
-    scope, _, action = event.type.partition(".")
-    location = event.location or _NO_LOCATION
-    author = event.author or _NO_AUTHOR
-    token = event.token
+def _uuid5_text(sha1: Any) -> str:
+    """The first 16 bytes of the hash as a UUID, with the version (5) and RFC 4122 variant bits set."""
+    h = sha1.hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+# The variant's two top bits are 10: the 17th hex digit keeps its two low bits, in 8-b.
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 0x3] for digit in "0123456789abcdef"}
+
+
+def normalize(event: ExportEvent, raw: dict[str, Any], ctx: RecordContext) -> dict[str, Any]:
+    """The record for `event` (from parse_event), whose parsed JSON object is `raw` (kept
+    verbatim in rawLog)."""
+    event_id, event_type, ip = event["_id"], event["type"], event.get("ip", "")
+    scope, _, action = event_type.partition(".")
+    location = event.get("location") or _NO_FIELDS
+    author = event.get("author") or _NO_FIELDS
+    token = event.get("token") or _NO_FIELDS
+    oauth = event.get("oauth")
+    data = event.get("data")
     tags: dict[str, str] = {"scope": scope, "action": action, "org": ctx.org}
-    if event.userAgent:
-        tags["userAgent"] = event.userAgent
-    if event.oauth is not None:
-        tags["oauth.clientId"] = event.oauth.clientId
-        if event.oauth.name:
-            tags["oauth.name"] = event.oauth.name
-    if not _flatten_data(event.data, "data", tags, 0, [0]):
+    if user_agent := event.get("userAgent"):
+        tags["userAgent"] = user_agent
+    if oauth is not None:
+        tags["oauth.clientId"] = oauth.get("clientId", "")
+        if oauth_name := oauth.get("name"):
+            tags["oauth.name"] = oauth_name
+    if data is not None and not _flatten_data(data, tags):
         tags["truncated"] = "true"
     raw_log, clipped = _compact_json_clipped(raw)
     if clipped:
         tags["truncated"] = "true"
         tags["truncatedFields"] = "rawLog"
-    actor = {"id": author.id, "user": author.user, "type": author.type}
-    if author.avatarUrl:
-        actor["avatarUrl"] = author.avatarUrl
-    if author.deleted is not None:
-        actor["deleted"] = "true" if author.deleted else "false"
-    if any(len(value) > MAX_TAG_VALUE_CHARS for value in actor.values()):
+    author_id, author_user, author_type = author.get("_id", ""), author.get("user", ""), author.get("type", "")
+    actor = {"id": author_id, "user": author_user, "type": author_type}
+    if avatar_url := author.get("avatarUrl"):
+        actor["avatarUrl"] = avatar_url
+    if (deleted := author.get("deleted")) is not None:
+        actor["deleted"] = "true" if deleted else "false"
+    if len(author_id) > MAX_TAG_VALUE_CHARS or len(author_user) > MAX_TAG_VALUE_CHARS or (
+        len(author_type) > MAX_TAG_VALUE_CHARS or len(avatar_url or "") > MAX_TAG_VALUE_CHARS
+    ):
         # Map values are indexed as single terms (flattened/flat_object have a term size limit).
         actor = {key: value[:MAX_TAG_VALUE_CHARS] for key, value in actor.items()}
         tags["truncated"] = "true"
@@ -112,15 +134,15 @@ def normalize(event: HubEvent, raw: dict[str, Any], ctx: RecordContext) -> dict[
         "sourceType": SOURCE_TYPE,
         "sourceTTL": ctx.source_ttl_days,
         "receivedAt": ctx.received_at_text,
-        "id": record_id(ctx.org, event.id),
-        "eventTime": event.createdAt,
-        "eventName": event.type,
-        "eventID": event.id,
-        "srcIP": event.ip,
+        "id": ctx.record_id(event_id),
+        "eventTime": event["createdAt"],
+        "eventName": event_type,
+        "eventID": event_id,
+        "srcIP": ip,
         "srcASCountryCode": "",
         "srcASNumber": 0,
         "srcASOrganization": "",
-        "srcCity": location.city,
+        "srcCity": location.get("city", ""),
         "srcConnectionType": "",
         "srcISP": "",
         "srcLatitude": 0.0,
@@ -138,26 +160,26 @@ def normalize(event: HubEvent, raw: dict[str, Any], ctx: RecordContext) -> dict[
         "dstUserType": "",
         "actor": actor,
         "tags": tags,
-        "resources": resources_of(event.data, scope),
+        "resources": resources_of(data, scope),
         "serviceName": SERVICE_NAME,
         "enrichments": [],
-        "readOnly": event.type in READ_ONLY_TYPES,
+        "readOnly": event_type in READ_ONLY_TYPES,
         "rawLog": raw_log,
-        "auditID": event.id,
-        "eventType": event.type,
-        "message": event.message,
-        "authorID": author.id,
-        "authorUser": author.user,
-        "authorType": author.type,
-        "actorIP": event.ip,
-        "locationFormatted": location.formatted,
-        "locationCountry": location.country,
-        "locationCity": location.city,
-        "tokenType": token.type if token else "",
-        "tokenID": token.id if token else "",
-        "tokenRole": token.role if token else "",
-        "tokenLast4": token.last4 if token else "",
-        "tokenDeleted": token.deleted if token else False,
+        "auditID": event_id,
+        "eventType": event_type,
+        "message": event.get("message", ""),
+        "authorID": author_id,
+        "authorUser": author_user,
+        "authorType": author_type,
+        "actorIP": ip,
+        "locationFormatted": location.get("formatted", ""),
+        "locationCountry": location.get("country", ""),
+        "locationCity": location.get("city", ""),
+        "tokenType": token.get("type", ""),
+        "tokenID": token.get("id", ""),
+        "tokenRole": token.get("role", ""),
+        "tokenLast4": token.get("last4", ""),
+        "tokenDeleted": token.get("deleted", False),
     }
 
 
@@ -173,32 +195,58 @@ def _scalar_text(value: Any) -> str | None:
     return None
 
 
-def _flatten_data(value: Any, key: str, tags: dict[str, str], depth: int, budget: list[int]) -> bool:
-    """Add data's scalar leaves to tags under dotted keys; False when something was left out.
+def _flatten_data(data: Any, tags: dict[str, str]) -> bool:
+    """Add data's scalar leaves to tags under dotted keys (`data.repo.name`); False when something
+    was left out: past MAX_DATA_TAGS tags, MAX_DATA_DEPTH levels, or a key or value too long.
 
     Lists of scalars become one comma-separated value; lists of objects are indexed (`.0.path`).
     """
-    text = _scalar_text(value)
-    if text is not None:
-        if key == "data" and value is None:
-            return True  # an event without data adds no tag
-        if budget[0] >= MAX_DATA_TAGS:
-            return False
-        budget[0] += 1
-        tags[key[:MAX_TAG_KEY_CHARS]] = text[:MAX_TAG_VALUE_CHARS]
-        return len(text) <= MAX_TAG_VALUE_CHARS and len(key) <= MAX_TAG_KEY_CHARS
+    budget = [MAX_DATA_TAGS]
+    if type(data) is dict or type(data) is list:
+        return _flatten_container(data, "data", tags, 0, budget)
+    return _add_tag("data", _scalar_text(data) or "", tags, budget)
+
+
+def _add_tag(key: str, text: str, tags: dict[str, str], budget: list[int]) -> bool:
+    if budget[0] <= 0:
+        return False
+    budget[0] -= 1
+    if len(text) <= MAX_TAG_VALUE_CHARS and len(key) <= MAX_TAG_KEY_CHARS:
+        tags[key] = text
+        return True
+    tags[key[:MAX_TAG_KEY_CHARS]] = text[:MAX_TAG_VALUE_CHARS]
+    return False
+
+
+def _flatten_container(value: dict[str, Any] | list[Any], key: str, tags: dict[str, str], depth: int, budget: list[int]) -> bool:
+    """_flatten_data below `key` for a dict or list; leaves are handled inline (one call a container)."""
     if depth >= MAX_DATA_DEPTH:
         return False
-    complete = True
-    if isinstance(value, dict):
-        for child_key, child in value.items():
-            complete &= _flatten_data(child, f"{key}.{child_key}", tags, depth + 1, budget)
-    elif isinstance(value, list):
+    if type(value) is list:
         scalars = [_scalar_text(item) for item in value]
-        if all(item is not None for item in scalars):
-            return _flatten_data(",".join(scalars), key, tags, depth, budget)  # type: ignore[arg-type]
-        for index, child in enumerate(value):
-            complete &= _flatten_data(child, f"{key}.{index}", tags, depth + 1, budget)
+        if None not in scalars:
+            return _add_tag(key, ",".join(scalars), tags, budget)  # type: ignore[arg-type]
+        children: Any = enumerate(value)
+    else:
+        children = value.items()
+    complete = True
+    for child_key, child in children:
+        path = f"{key}.{child_key}"
+        kind = type(child)
+        if kind is str:
+            text = child
+        elif kind is dict or kind is list:
+            complete &= _flatten_container(child, path, tags, depth + 1, budget)
+            continue
+        else:
+            text = _scalar_text(child)  # type: ignore[assignment]
+            if text is None:
+                continue  # not a JSON value: nothing to add
+        if budget[0] > 0 and len(text) <= MAX_TAG_VALUE_CHARS and len(path) <= MAX_TAG_KEY_CHARS:
+            budget[0] -= 1
+            tags[path] = text
+        else:
+            complete &= _add_tag(path, text, tags, budget)
     return complete
 
 
@@ -233,11 +281,12 @@ _NAMED_RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "serviceAccount": ("service_account", ("id", "name")),
     "user": ("user", ("user", "name")),
 }
+_RESOURCE_KEYS = frozenset({"repo", "repoId", "from", "to", "users", *_NAMED_RESOURCES})
 
 
 def resources_of(data: Any, scope: str) -> list[str]:
     """The Hub resources an event's data names, as `kind:identifier` strings."""
-    if not isinstance(data, dict):
+    if type(data) is not dict or _RESOURCE_KEYS.isdisjoint(data):
         return []
     found: list[str] = []
     for key in ("repo", "repoId"):
@@ -252,7 +301,7 @@ def resources_of(data: Any, scope: str) -> list[str]:
     users = data.get("users")
     if isinstance(users, list):
         found += [name for user in users if (name := _named("user", user, ("user", "name")))]
-    return list(dict.fromkeys(found))[:MAX_RESOURCES]
+    return found if len(found) < 2 else list(dict.fromkeys(found))[:MAX_RESOURCES]
 
 
 def _sanitize(value: Any) -> Any:

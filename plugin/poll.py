@@ -182,6 +182,7 @@ class Poll:
         dedupe = Dedupe(checkpoint, settings, now)
         reported = checkpoint.reported_malformed if checkpoint else {}
         client = ExportClient(settings, time.monotonic() + settings.deadline.total_seconds(), self.log)
+        max_line_bytes = settings.max_line_bytes
         result: dict[str, object] = {}
 
         def consume(items: Iterator[object]) -> None:
@@ -211,29 +212,31 @@ class Poll:
                             exc.event_id or "(no _id)", exc.reason, compact_json(item)[:500],
                         )
                     continue
-                if event.id in ids_this_export:
+                event_id, event_time = event["_id"], event["createdAt"]
+                if event_id in ids_this_export:
                     report.duplicates_in_export += 1
                     continue
-                ids_this_export.add(event.id)
-                event_time = event.createdAt
-                descending = descending and (report.oldest is None or event_time <= report.oldest)
-                report.oldest = min(report.oldest or event_time, event_time)
-                report.newest = max(report.newest or event_time, event_time)
-                verdict = dedupe.verdict(event.id, event_time)
-                if verdict == "old" and descending and report.exported > MIN_DESCENDING_RUN:
+                ids_this_export.add(event_id)
+                if report.oldest is None or event_time <= report.oldest:
+                    report.oldest = event_time
+                else:
+                    descending = False
+                if report.newest is None or event_time > report.newest:
+                    report.newest = event_time
+                verdict = dedupe.verdict(event_id, event_time)
+                if verdict == "new":
+                    report.new += 1
+                    report.late += dedupe.is_late(event_time)
+                    spool.add(event_time, event_id, to_line(normalize(event, item, ctx), max_line_bytes))  # type: ignore[arg-type]
+                elif verdict == "old" and descending and report.exported > MIN_DESCENDING_RUN:
                     # Newest first all along, and this one is behind the window: so is the rest.
                     report.stopped_early = True
                     report.already_seen += 1
                     malformed.update((k, v) for k, v in reported.items() if k not in malformed)
                     return
-                if verdict == "new":
-                    report.new += 1
-                    report.late += dedupe.is_late(event_time)
-                    assert isinstance(item, dict)
-                    spool.add(event_time, event.id, to_line(normalize(event, item, ctx), settings.max_line_bytes))
                 elif verdict == "not_backfilled":
                     report.not_backfilled += 1
-                    handled[event.id] = event_time
+                    handled[event_id] = event_time
                 else:
                     report.already_seen += 1
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 
 from .errors import DataError
@@ -36,7 +37,8 @@ def _parse_constant(text: str) -> str:
 _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
 _WHITESPACE = " \t\n\r"
 _DELIMITERS = _WHITESPACE + ",]"
-_COMPACT_AT = 1 << 20  # drop consumed text from the buffer once this much has piled up
+_LARGE_ITEM = 1 << 20  # the fast path leaves an item this large to _parse_item and its size checks
+_COMMA = re.compile(r"[ \t\n\r]*,[ \t\n\r]*")
 
 
 class NotAnArray(DataError):
@@ -66,7 +68,7 @@ class _Buffer:
         """Append at least `at_least` more characters unless the stream ends; False at EOF."""
         if self.eof:
             return False
-        if self.pos > _COMPACT_AT and self.pos * 2 > len(self.text):
+        if self.pos:  # drop what was consumed: the buffer holds one chunk plus the pending item
             self.dropped += self.pos
             self.text = self.text[self.pos :]
             self.pos = 0
@@ -117,6 +119,13 @@ def iter_json_array(chunks: Iterable[bytes], *, max_item_chars: int) -> Iterator
         if char == "]" and not expect_item:
             buf.pos += 1
             break
+        taken = count
+        for item in _objects_in_buffer(buf, max_item_chars):
+            yield item
+            count += 1
+        if count > taken:  # each one was followed by a comma
+            expect_item = True
+            continue
         yield _parse_item(buf, max_item_chars, count)
         count += 1
         char = buf.skip_whitespace()
@@ -132,6 +141,35 @@ def iter_json_array(chunks: Iterable[bytes], *, max_item_chars: int) -> Iterator
     trailing = buf.skip_whitespace()
     if trailing:
         raise DataError(f"unexpected data after the export's closing ']' at character {buf.offset()}")
+
+
+def _objects_in_buffer(buf: _Buffer, max_item_chars: int) -> Iterator[object]:
+    """The fast path: objects followed by a comma, refilling the buffer as it goes; stops with
+    `buf.pos` at the first item it did not take (the last one, a scalar, an error, a huge one),
+    which _parse_item then reads with all its checks.
+
+    It decodes only up to the buffer's last "},{": an item running past the buffer's end would be
+    scanned to the end and fail, and each failure costs a scan of the whole buffer (the decode
+    error counts its lines). A "},{" inside an item only makes that rare failure happen."""
+    while True:
+        text, pos = buf.text, buf.pos
+        start, boundary = pos, text.rfind("},{", pos)
+        if boundary < 0:  # not compact JSON: take the last closing brace instead
+            boundary = text.rfind("}", pos)
+        try:
+            while pos < boundary:
+                value, end = _DECODER.raw_decode(text, pos)
+                if type(value) is not dict or end - pos > max_item_chars:
+                    return
+                separator = _COMMA.match(text, end)
+                if separator is None:
+                    return
+                pos = buf.pos = separator.end()
+                yield value
+        except (json.JSONDecodeError, RecursionError):
+            return
+        if (pos == start and len(text) - pos > _LARGE_ITEM) or not buf.fill(1 << 16):
+            return
 
 
 def _parse_item(buf: _Buffer, max_item_chars: int, index: int) -> object:

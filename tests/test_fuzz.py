@@ -387,7 +387,7 @@ def expected_event_ids(body: bytes) -> list[str] | None:
     ids: dict[str, None] = {}
     for item in items:
         try:
-            ids.setdefault(parse_event(item).id, None)
+            ids.setdefault(parse_event(item)["_id"], None)
         except MalformedEvent:
             pass
     return list(ids)
