@@ -2,11 +2,15 @@
 
 Fluent Bit reads the command through a pipe. A write() to a pipe that has room for all of its
 bytes copies them in one step; one that has to wait for the reader can be cut short by a kill,
-leaving a fragment that Fluent Bit would fail to parse. A pipe's room is counted in page slots,
-not bytes (partly filled pages waste space), so the only state known to have room for a batch is
-an empty pipe: each batch, at most the pipe's size, is written once the reader has drained the
-last one (the pipe is first enlarged to 1 MiB, so batches are large and waits few). Every line
-counted as written is complete in the pipe.
+leaving a fragment that Fluent Bit would fail to parse. So each batch of whole lines is written
+only once the pipe is known to have room for it.
+
+A pipe's room is counted in page slots, not bytes: each write() leaves at most one page partly
+filled, and the reader may have taken part of the first page. So with U bytes unread, written by
+our last k writes, at most U/page + k + 1 slots are taken. The pipe is first enlarged to 1 MiB and
+batches are a quarter of it, so the next batch can go in while the reader still drains the last
+ones. Unread data this writer did not write (someone else's, before we started) is waited out.
+Every line counted as written is complete in the pipe.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import stat
 import struct
 import termios
 import time
+from collections import deque
 from collections.abc import Callable
 
 BATCH_BYTES = 64 * 1024  # when stdout is a file or a terminal
@@ -60,7 +65,9 @@ class LineWriter:
         self._capacity: int | None = None
         if stat.S_ISFIFO(os.fstat(fd).st_mode):
             self._capacity = _pipe_capacity(fd, max_line_bytes)
-        self._batch_limit = self._capacity or BATCH_BYTES
+        self._batch_limit = self._capacity // 4 if self._capacity else BATCH_BYTES
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self._recent_writes: deque[int] = deque(maxlen=64)  # sizes of our last writes, newest last
 
     def write(self, line: bytes) -> None:
         if self._batch and len(self._batch) + len(line) > self._batch_limit:
@@ -75,10 +82,11 @@ class LineWriter:
             return
         data = bytes(self._batch)
         if self._capacity is not None and len(data) <= self._capacity:
-            self._wait_until_drained()
+            self._wait_for_room(len(data))
             written = os.write(self.fd, data)  # fits in the pipe: one uninterruptible copy
             if written != len(data):
                 raise OSError(errno.EIO, f"short write to the pipe ({written} of {len(data)} bytes)")
+            self._recent_writes.append(written)
         else:
             view = memoryview(data)
             while view:
@@ -87,10 +95,27 @@ class LineWriter:
         self._batch.clear()
         self._batch_lines = 0
 
-    def _wait_until_drained(self) -> None:
+    def has_room_for(self, size: int) -> bool:
+        """Whether a write of `size` bytes (at most the pipe's size) fits in the pipe without waiting."""
+        unread = _unread_bytes(self.fd)
+        if unread == 0:
+            return True
+        writes = covered = 0
+        for length in reversed(self._recent_writes):
+            writes += 1
+            covered += length
+            if covered >= unread:
+                break
+        else:
+            return False  # not all of it is ours: its layout is unknown, wait for an empty pipe
+        assert self._capacity is not None
+        slots_taken = -(-unread // self._page) + writes + 1
+        return -(-size // self._page) <= self._capacity // self._page - slots_taken
+
+    def _wait_for_room(self, size: int) -> None:
         patience_after_stop = 5.0
         stop_seen_at: float | None = None
-        while _unread_bytes(self.fd) > 0:
+        while not self.has_room_for(size):
             if self.stop_requested():
                 stop_seen_at = stop_seen_at or time.monotonic()
                 if time.monotonic() - stop_seen_at > patience_after_stop:
@@ -99,7 +124,7 @@ class LineWriter:
             _, writable, _ = select.select([], [self.fd], [], 0.05)
             if writable and self._reader_gone():
                 raise BrokenPipeError(errno.EPIPE, "stdout was closed")
-            time.sleep(0.001)
+            time.sleep(0.0005)
 
     def _reader_gone(self) -> bool:
         poller = select.poll()
