@@ -353,10 +353,11 @@ def compact_json(value: Any) -> str:
 
 
 def _dump_line(record: dict[str, Any]) -> bytes:
+    """The record as JSON with its newline."""
     try:
-        return orjson.dumps(record)
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
     except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(_sanitize(record), separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(_sanitize(record), separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
 _BOOKKEEPING_TAGS = ("truncated", "truncatedFields")
@@ -390,8 +391,8 @@ def to_line(record: dict[str, Any], max_line_bytes: int) -> bytes:
     shortened. The 51 keys alone fit the 4096-byte floor, and id and the times are never cut.
     """
     line = _dump_line(record)
-    if len(line) < max_line_bytes:
-        return line + b"\n"
+    if len(line) <= max_line_bytes:
+        return line
     tags = record["tags"]
     tags["truncated"] = "true"
     cut: list[str] = [label for label in tags.get("truncatedFields", "").split(",") if label]
@@ -399,9 +400,9 @@ def to_line(record: dict[str, Any], max_line_bytes: int) -> bytes:
     while True:
         tags["truncatedFields"] = ",".join(cut)[:fields_chars]
         line = _dump_line(record)
-        excess = len(line) + 1 - max_line_bytes
+        excess = len(line) - max_line_bytes
         if excess <= 0:
-            return line + b"\n"
+            return line
         container, key, label = max(_cuttable_fields(record), key=lambda place: len(place[0][place[1]]))
         value: str = container[key]
         longest_key = max((k for k in tags if k not in _KEPT_TAGS), key=len, default="")
