@@ -69,7 +69,7 @@ class LineWriter:
         self._page = os.sysconf("SC_PAGE_SIZE")
         self._recent_writes: deque[int] = deque(maxlen=64)  # sizes of our last writes, newest last
 
-    def write(self, line: bytes) -> None:
+    def write(self, line: bytes | memoryview) -> None:
         if self._batch and len(self._batch) + len(line) > self._batch_limit:
             self.flush()
         self._batch += line
@@ -80,7 +80,7 @@ class LineWriter:
         after a stop was requested); the batch then counts as not written."""
         if not self._batch:
             return
-        data = bytes(self._batch)
+        data = self._batch
         if self._capacity is not None and len(data) <= self._capacity:
             self._wait_for_room(len(data))
             written = os.write(self.fd, data)  # fits in the pipe: one uninterruptible copy
@@ -88,7 +88,7 @@ class LineWriter:
                 raise OSError(errno.EIO, f"short write to the pipe ({written} of {len(data)} bytes)")
             self._recent_writes.append(written)
         else:
-            view = memoryview(data)
+            view = memoryview(bytes(data))  # a copy: views of the batch itself would pin it
             while view:
                 view = view[os.write(self.fd, view) :]
         self.written += self._batch_lines

@@ -102,7 +102,7 @@ class Spool:
     def __len__(self) -> int:
         return len(self._index)
 
-    def in_time_order(self) -> Iterator[tuple[str, str, bytes]]:
+    def in_time_order(self) -> Iterator[tuple[str, str, memoryview]]:
         index = self._index
         index.sort()
         if not index:
@@ -116,15 +116,15 @@ class Spool:
         try:
             self._file.flush()
             fd = self._file.fileno()
-            block, block_start = b"", 0
+            block, block_start = memoryview(b""), 0
             for event_time, event_id, offset, length in index:
                 at = offset - block_start
                 if at < 0 or at + length > len(block):
                     size = max(SPOOL_READ_BYTES, length) if forward or backward else length
                     block_start = offset if not backward else max(0, offset + length - size)
-                    block = os.pread(fd, size, block_start)
+                    block = memoryview(os.pread(fd, size, block_start))
                     at = offset - block_start
-                line = block[at : at + length]
+                line = block[at : at + length]  # a view: the line is copied once, into the batch
                 if len(line) != length:
                     raise OSError(errno.EIO, "the spool file is shorter than what was written to it")
                 yield event_time, event_id, line
