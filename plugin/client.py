@@ -23,6 +23,7 @@ from urllib3.util.retry import Retry
 
 from . import __version__
 from .errors import AuthError, DataError, HfAuditError, NetworkError, NotFoundError
+from .readahead import read_ahead
 from .settings import Settings
 from .stream import NotAnArray, iter_json_array
 
@@ -30,6 +31,7 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _RATELIMIT_RESET = re.compile(r"(?:^|;)\s*t\s*=\s*(\d+)")
 _RATELIMIT_REMAINING = re.compile(r"(?:^|;)\s*r\s*=\s*(\d+)")
 CHUNK_BYTES = 256 * 1024
+READ_AHEAD_CHUNKS = 8  # chunks of the body inflated ahead of the parser (2 MiB)
 
 
 class DeadlineExceeded(NetworkError):
@@ -232,12 +234,15 @@ class ExportClient:
             content_type = response.headers.get("Content-Type", "")
             if "html" in content_type.lower():
                 raise DataError(_with_context("the Hub answered an HTML page instead of the JSON export", response))
+            chunks = self._chunks(response)
             try:
-                consume(iter_json_array(self._chunks(response), max_item_chars=self.settings.max_event_bytes))
+                consume(iter_json_array(chunks, max_item_chars=self.settings.max_event_bytes))
             except NotAnArray as exc:
                 # The body was read by the stream already: its start is all there is to quote.
                 message = f"the export is not a JSON array; it starts with {exc.snippet[:80]!r}"
                 raise DataError(_with_context(message, response, exc.snippet)) from None
+            finally:
+                chunks.close()  # stops the read-ahead thread when the poll stopped reading early
 
     def probe(self) -> bytes:
         """One request, for `check`: the first bytes of the export body (errors raise as in a poll)."""
@@ -248,7 +253,7 @@ class ExportClient:
 
     def _chunks(self, response: requests.Response) -> Iterator[bytes]:
         try:
-            for chunk in response.iter_content(CHUNK_BYTES):
+            for chunk in read_ahead(response.iter_content(CHUNK_BYTES), READ_AHEAD_CHUNKS):
                 self.stats.bytes_read += len(chunk)
                 yield chunk
                 if time.monotonic() > self.deadline:
