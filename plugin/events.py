@@ -15,45 +15,50 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 # ASCII digits only (\d alone takes any script's digits), matched whole with fullmatch: `$` would
 # let a trailing newline through into eventTime.
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 _LENIENT = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True)
 
+# An optional field sent as null is read as absent: a Hub that writes null where it usually leaves
+# a field out must not get the event skipped as malformed.
+Text = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
+Flag = Annotated[bool, BeforeValidator(lambda value: False if value is None else value)]
+
 
 class Author(BaseModel):
     model_config = _LENIENT
-    id: str = Field(default="", alias="_id")
-    user: str = ""
-    avatarUrl: str = ""
-    type: str = ""
+    id: Text = Field(default="", alias="_id")
+    user: Text = ""
+    avatarUrl: Text = ""
+    type: Text = ""
     deleted: bool | None = None
 
 
 class Location(BaseModel):
     model_config = _LENIENT
-    formatted: str = ""
-    country: str = ""
-    city: str = ""
+    formatted: Text = ""
+    country: Text = ""
+    city: Text = ""
 
 
 class Token(BaseModel):
     model_config = _LENIENT
-    type: str = ""
-    id: str = ""
-    role: str = ""
-    last4: str = ""
-    deleted: bool = False
+    type: Text = ""
+    id: Text = ""
+    role: Text = ""
+    last4: Text = ""
+    deleted: Flag = False
 
 
 class OAuth(BaseModel):
     model_config = _LENIENT
-    clientId: str = ""
-    name: str = ""
+    clientId: Text = ""
+    name: Text = ""
 
 
 class HubEvent(BaseModel):
@@ -64,11 +69,11 @@ class HubEvent(BaseModel):
     # form sorts in time order, so the checkpoint compares strings, not datetimes.
     createdAt: str
     type: str = Field(min_length=1, max_length=1024)
-    message: str = ""
+    message: Text = ""
     author: Author | None = None
-    ip: str = ""
+    ip: Text = ""
     location: Location | None = None
-    userAgent: str = ""
+    userAgent: Text = ""
     token: Token | None = None
     oauth: OAuth | None = None
     data: Any = None

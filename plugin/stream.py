@@ -3,8 +3,10 @@
 The export is one JSON array of up to 100,000 events (tens of MB). Parsing it whole would hold the
 body and every object in memory at once; this reader keeps one chunk plus the item being parsed.
 Each item is parsed by the standard library's C scanner (`raw_decode`), so no hand-written
-tokenizer runs per character. A body that is not an array, is cut off, or has invalid JSON raises
-`DataError`; nothing is yielded after the first error.
+tokenizer runs per character. Objects followed by a comma take a fast path with no per-item
+checks beyond that; the last item of the buffer, scalars and anything odd take the careful one.
+A body that is not an array, is cut off, or has invalid JSON raises `DataError`; nothing is
+yielded after the first error.
 """
 
 from __future__ import annotations

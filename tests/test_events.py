@@ -94,3 +94,13 @@ def test_an_event_without_a_required_field_is_malformed(field):
 def test_the_model_reads_author_id_under_either_name():
     item = {"_id": "a1", "createdAt": "2026-01-01T00:00:00.000Z", "type": "repo.create", "author": {"id": "u1"}}
     assert parse_event(item)["author"]["_id"] == HubEvent.model_validate(item).author.id == "u1"
+
+
+def test_an_optional_field_sent_as_null_is_read_as_absent_not_malformed():
+    item = {
+        "_id": "a1", "createdAt": "2026-01-01T00:00:00.000Z", "type": "repo.create", "message": None, "ip": None,
+        "userAgent": None, "author": {"_id": "u1", "user": None}, "token": {"id": "t1", "deleted": None},
+    }  # fmt: skip
+    record = normalize(parse_event(item), item, CTX)
+    assert (record["message"], record["srcIP"], record["authorUser"], record["tokenDeleted"]) == ("", "", "", False)
+    assert "userAgent" not in record["tags"]
