@@ -19,6 +19,8 @@ from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from .stream import TooDeep
+
 # ASCII digits only (\d alone takes any script's digits), matched whole with fullmatch: `$` would
 # let a trailing newline through into eventTime.
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
@@ -133,6 +135,8 @@ _NESTED_FIELDS: dict[str, tuple[tuple[str, ...], str, bool]] = {
 
 def parse_event(item: object) -> ExportEvent:
     """The item as an ExportEvent, or MalformedEvent saying why it cannot be one."""
+    if isinstance(item, TooDeep):
+        raise MalformedEvent(item.reason, item.event_id)
     if not isinstance(item, dict):
         raise MalformedEvent(f"export item is a JSON {type(item).__name__}, not an object", None)
     if _has_model_types(item):

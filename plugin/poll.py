@@ -30,6 +30,7 @@ from .normalize import RecordContext, compact_json, normalize, to_line
 from .output import LineWriter
 from .settings import Settings
 from .state import Checkpoint
+from .stream import TooDeep
 
 SPOOL_READ_BYTES = 1 << 20  # read back from the spool in blocks this large when lines come in file order
 # A steady-state poll of a newest-first export stops reading at the first event behind the
@@ -220,12 +221,12 @@ class Poll:
                     event = parse_event(item)
                 except MalformedEvent as exc:
                     report.malformed += 1
-                    key = exc.event_id or "sha1:" + hashlib.sha1(compact_json(item).encode()).hexdigest()[:20]
+                    text = item.text if isinstance(item, TooDeep) else compact_json(item)
+                    key = exc.event_id or "sha1:" + hashlib.sha1(text.encode()).hexdigest()[:20]
                     malformed[key] = reported.get(key, format_time(now))
                     if key not in reported:
                         self.log.warning(
-                            "skipped malformed event %s: %s; event: %s",
-                            exc.event_id or "(no _id)", exc.reason, compact_json(item)[:500],
+                            "skipped malformed event %s: %s; event: %s", exc.event_id or "(no _id)", exc.reason, text[:500]
                         )
                     continue
                 event_id, event_time = event["_id"], event["createdAt"]

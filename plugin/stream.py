@@ -51,6 +51,41 @@ class NotAnArray(DataError):
         self.snippet = snippet
 
 
+class TooDeep:
+    """An export item nested too deeply for the parser: yielded in its place, so the poll can
+    report it as malformed and go on, instead of one absurd item failing every poll."""
+
+    reason = "nested too deeply to parse"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        found = _LEADING_ID.match(text)
+        self.event_id = found.group(1) if found else None
+
+
+# JSON strings (escapes included), a quote left open, and brackets: enough to find where a value
+# ends without parsing it.
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|"|[\[\]{}]', re.DOTALL)
+_LEADING_ID = re.compile(r'\{\s*"_id"\s*:\s*"([0-9A-Za-z_-]{1,256})"')
+
+
+def _end_of_value(text: str, start: int) -> int | None:
+    """Where the object or array at `start` ends, found by counting brackets outside strings; None
+    when the text ends first."""
+    depth = 0
+    for token in _STRUCTURE.finditer(text, start):
+        mark = token.group()
+        if mark in ("[", "{"):
+            depth += 1
+        elif mark in ("]", "}"):
+            depth -= 1
+            if depth == 0:
+                return token.end()
+        elif mark == '"':
+            return None  # a string still open at the end of the text
+    return None
+
+
 class _Buffer:
     """Decoded text with a read position, refilled from the chunk iterator on demand."""
 
@@ -182,7 +217,11 @@ def _parse_item(buf: _Buffer, max_item_chars: int, index: int) -> object:
         except json.JSONDecodeError as exc:
             error: json.JSONDecodeError | None = exc
         except RecursionError:
-            raise DataError(f"event {index} at character {buf.offset()} is nested too deeply to parse") from None
+            end = _end_of_value(buf.text, start)
+            if end is not None:
+                buf.pos = end
+                return TooDeep(buf.text[start:end])
+            error = None  # the rest of the item is still to come
         else:
             error = None
             if end - start > max_item_chars:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from hf_audit.events import HubEvent, MalformedEvent, _validated, parse_event
 from hf_audit.normalize import RecordContext, normalize
+from hf_audit.stream import TooDeep
 from hf_audit.simhub.events import generate_events
 
 from strategies import hub_events
@@ -104,3 +105,9 @@ def test_an_optional_field_sent_as_null_is_read_as_absent_not_malformed():
     record = normalize(parse_event(item), item, CTX)
     assert (record["message"], record["srcIP"], record["authorUser"], record["tokenDeleted"]) == ("", "", "", False)
     assert "userAgent" not in record["tags"]
+
+
+def test_an_item_too_deep_to_parse_is_malformed_under_its_id():
+    with pytest.raises(MalformedEvent, match="nested too deeply") as raised:
+        parse_event(TooDeep('{"_id":"6b0000000000000000000001","data":[[[[]]]]}'))
+    assert raised.value.event_id == "6b0000000000000000000001"

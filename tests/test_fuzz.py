@@ -427,6 +427,20 @@ def test_poller_prints_a_deeply_nested_event_instead_of_failing_every_poll(raw_s
     assert sorted(r["eventID"] for r in records) == sorted([event["_id"], SAMPLE_EVENTS[1]["_id"]])
 
 
+def test_poller_skips_an_event_too_deep_to_parse_reports_it_once_and_prints_the_rest(raw_server):
+    too_deep = {**SAMPLE_EVENTS[0], "data": "DEEP"}
+    body = json.dumps([SAMPLE_EVENTS[1], too_deep, SAMPLE_EVENTS[2]]).replace('"DEEP"', "[" * 5000 + "1" + "]" * 5000)
+    raw_server.body, raw_server.gzip = body.encode(), False
+    with tempfile.TemporaryDirectory(prefix="hf-audit-fuzz-") as scratch:
+        env = poller_env(raw_server.url, Path(scratch) / "state", Path(scratch))
+        first, second = (subprocess.run(["hf-audit-poll"], env=env, capture_output=True, timeout=60) for _ in range(2))
+    assert first.returncode == second.returncode == ExitCode.OK, first.stderr.decode()[-2000:]
+    records = [assert_valid_line(line, 65535) for line in stdout_lines(first.stdout)]
+    assert sorted(r["eventID"] for r in records) == sorted([SAMPLE_EVENTS[1]["_id"], SAMPLE_EVENTS[2]["_id"]])
+    assert f"skipped malformed event {too_deep['_id']}: nested too deeply to parse".encode() in first.stderr
+    assert b"skipped malformed event" not in second.stderr and second.stdout == b""
+
+
 def test_poller_reports_a_malformed_event_with_a_broken_id_only_once(raw_server):
     broken = {**SAMPLE_EVENTS[0], "_id": "\ud800", "type": "repo.create"}
     raw_server.body, raw_server.gzip = json.dumps([broken, SAMPLE_EVENTS[1]]).encode(), False

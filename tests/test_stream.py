@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hf_audit.errors import DataError
-from hf_audit.stream import NotAnArray, iter_json_array
+from hf_audit.stream import NotAnArray, TooDeep, iter_json_array
 
 
 def chunked(body: bytes, size: int):
@@ -91,3 +91,23 @@ def test_a_large_item_is_read_with_few_rescans():
 
 def test_numbers_split_across_chunks_are_read_whole():
     assert read_all(b"[12345678901234567890123, 1.5e300]", size=3) == [12345678901234567890123, 1.5e300]
+
+
+def too_deep_item(event_id: str, levels: int = 5000) -> str:
+    # A string holding unbalanced brackets and an escaped quote sits at the bottom: only a scan
+    # that skips strings finds where the item ends.
+    return '{"_id":"' + event_id + '","data":' + "[" * levels + '"]]}}\\"["' + "]" * levels + "}"
+
+
+@pytest.mark.parametrize("size", [7, 1000, 65536])
+def test_an_item_nested_too_deeply_to_parse_is_passed_on_and_the_rest_is_read(size):
+    body = ('[{"a":1},' + too_deep_item("6b0000000000000000000001") + ',{"b":2}]').encode()
+    first, deep, last = read_all(body, size=size, max_item_chars=1_000_000)
+    assert (first, last) == ({"a": 1}, {"b": 2})
+    assert isinstance(deep, TooDeep) and deep.event_id == "6b0000000000000000000001"
+    assert deep.text == too_deep_item("6b0000000000000000000001")
+
+
+def test_an_item_nested_too_deeply_and_cut_off_is_an_error():
+    with pytest.raises(DataError, match="cut off"):
+        read_all(("[" + too_deep_item("x")[:-100]).encode(), size=4096, max_item_chars=1_000_000)
