@@ -106,10 +106,11 @@ class HubEvent(BaseModel):
 class MalformedEvent(Exception):
     """An export item that cannot be emitted; the poll reports it and goes on."""
 
-    def __init__(self, reason: str, event_id: str | None) -> None:
+    def __init__(self, reason: str, event_id: str | None, text: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.event_id = event_id
+        self.text = text  # the item's JSON text, when it never became a value (too deep to parse)
 
 
 # The export's own shape, with the types HubEvent declares; absent keys take the model's defaults.
@@ -136,7 +137,7 @@ _NESTED_FIELDS: dict[str, tuple[tuple[str, ...], str, bool]] = {
 def parse_event(item: object) -> ExportEvent:
     """The item as an ExportEvent, or MalformedEvent saying why it cannot be one."""
     if isinstance(item, TooDeep):
-        raise MalformedEvent(item.reason, item.event_id)
+        raise MalformedEvent(item.reason, item.event_id, item.text)
     if not isinstance(item, dict):
         raise MalformedEvent(f"export item is a JSON {type(item).__name__}, not an object", None)
     if _has_model_types(item):

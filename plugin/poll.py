@@ -30,7 +30,6 @@ from .normalize import RecordContext, compact_json, normalize, to_line
 from .output import LineWriter
 from .settings import Settings
 from .state import Checkpoint
-from .stream import TooDeep
 
 SPOOL_READ_BYTES = 1 << 20  # read back from the spool in blocks this large when lines come in file order
 # A steady-state poll of a newest-first export stops reading at the first event behind the
@@ -221,7 +220,7 @@ class Poll:
                     event = parse_event(item)
                 except MalformedEvent as exc:
                     report.malformed += 1
-                    text = item.text if isinstance(item, TooDeep) else compact_json(item)
+                    text = exc.text or compact_json(item)
                     key = exc.event_id or "sha1:" + hashlib.sha1(text.encode()).hexdigest()[:20]
                     malformed[key] = reported.get(key, format_time(now))
                     if key not in reported:
