@@ -220,7 +220,7 @@ def _add_tag(key: str, text: str, tags: dict[str, str], budget: list[int]) -> bo
 
 
 def _flatten_container(value: dict[str, Any] | list[Any], key: str, tags: dict[str, str], depth: int, budget: list[int]) -> bool:
-    """_flatten_data below `key` for a dict or list; leaves are handled inline (one call a container)."""
+    """_flatten_data below `key` for a dict or list."""
     if depth >= MAX_DATA_DEPTH:
         return False
     if type(value) is list:
@@ -243,11 +243,7 @@ def _flatten_container(value: dict[str, Any] | list[Any], key: str, tags: dict[s
             text = _scalar_text(child)  # type: ignore[assignment]
             if text is None:
                 continue  # not a JSON value: nothing to add
-        if budget[0] > 0 and len(text) <= MAX_TAG_VALUE_CHARS and len(path) <= MAX_TAG_KEY_CHARS:
-            budget[0] -= 1
-            tags[path] = text
-        else:
-            complete &= _add_tag(path, text, tags, budget)
+        complete &= _add_tag(path, text, tags, budget)
     return complete
 
 
