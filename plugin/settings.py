@@ -132,15 +132,20 @@ def default_state_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "hf-audit"
 
 
+def _login_token_file(env: Mapping[str, str]) -> Path:
+    """The file `huggingface-cli login` writes: $HF_HOME/token, HF_HOME defaulting to ~/.cache/huggingface."""
+    hf_home = env.get("HF_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache" / "huggingface")
+    return Path(hf_home).expanduser() / "token"
+
+
 def candidate_tokens(env: Mapping[str, str], token_path: str | None) -> list[str]:
     """Every token the settings could name, read quietly, so that it is masked in any message
     printed before the settings are validated (a token pasted into another flag, say)."""
     found = [env.get("HF_TOKEN", "").strip()]
-    hf_home = env.get("HF_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache" / "huggingface")
-    for path_text in (token_path, env.get("HF_TOKEN_PATH"), str(Path(hf_home) / "token")):
-        if path_text:
+    for path in (token_path, env.get("HF_TOKEN_PATH"), _login_token_file(env)):
+        if path:
             try:
-                found.append(Path(path_text).expanduser().read_text(encoding="utf-8").strip())
+                found.append(Path(path).expanduser().read_text(encoding="utf-8").strip())
             except (OSError, UnicodeDecodeError):
                 pass
     return [token for token in found if token]
@@ -157,13 +162,12 @@ def find_token(env: Mapping[str, str], token_path: str | None = None) -> tuple[S
     path_text = token_path or env.get("HF_TOKEN_PATH")
     if path_text:
         return _read_token_file(Path(path_text).expanduser(), required=True)
-    hf_home = env.get("HF_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache" / "huggingface")
-    found = _read_token_file(Path(hf_home).expanduser() / "token", required=False)
+    login_file = _login_token_file(env)
+    found = _read_token_file(login_file, required=False)
     if found is None:
         raise AuthError(
             "no Hugging Face token found: set HF_TOKEN, or HF_TOKEN_PATH to a file holding it, "
-            "or run `huggingface-cli login` (checked HF_TOKEN, HF_TOKEN_PATH and "
-            f"{Path(hf_home) / 'token'})"
+            f"or run `huggingface-cli login` (checked HF_TOKEN, HF_TOKEN_PATH and {login_file})"
         )
     return found
 
