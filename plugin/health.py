@@ -14,7 +14,7 @@ from .atomic import atomic_write
 
 
 class LastPoll(BaseModel):
-    """Figures of the most recent poll, for the metrics file."""
+    """Figures of the most recent poll: kept for the metrics file, printed in the summary line."""
 
     finished_at: str
     outcome: str  # ok, interrupted, or the error kind (auth, network, data, state, ...)

@@ -87,13 +87,11 @@ def _poll_locked(
     return PollOutcome(code, report)
 
 
-def _record_health(
-    settings: Settings, outcome: PollOutcome, duration: float, log: logging.Logger, redact: Callable[[str], str]
-) -> None:
-    """Health and metrics are observability: failing to write them is reported, never fatal."""
+def _last_poll(outcome: PollOutcome, duration: float) -> LastPoll:
+    """The poll's figures, as the health file keeps them and the summary line prints them."""
     report = outcome.report
     fetch = report.fetch
-    last = LastPoll(
+    return LastPoll(
         finished_at=format_time(datetime.now(timezone.utc)),
         outcome=_OUTCOMES.get(outcome.exit_code, "error"),
         exit_code=int(outcome.exit_code),
@@ -107,12 +105,18 @@ def _record_health(
         bytes=fetch.bytes_read,
         retries=fetch.retries,
         rate_limit_remaining=fetch.rate_limit_remaining,
-        lag_seconds=report.lag_seconds,
+        lag_seconds=None if report.lag_seconds is None else round(report.lag_seconds, 3),
     )
+
+
+def _record_health(
+    settings: Settings, outcome: PollOutcome, duration: float, log: logging.Logger, redact: Callable[[str], str]
+) -> None:
+    """Health and metrics are observability: failing to write them is reported, never fatal."""
     health_store = HealthStore(settings.state_dir, settings.org)
     failed = outcome.exit_code not in (ExitCode.OK, ExitCode.INTERRUPTED)
     error = redact(outcome.error or "unknown error") if failed else None
-    health = health_store.load().record(last, error=error, gap=report.gap is not None)
+    health = health_store.load().record(_last_poll(outcome, duration), error=error, gap=outcome.report.gap is not None)
     try:
         health_store.save(health)
         write_metrics(settings.metrics_path, health)
@@ -122,23 +126,10 @@ def _record_health(
 
 def _log_summary(log: logging.Logger, outcome: PollOutcome, duration: float, dry_run: bool) -> None:
     report = outcome.report
-    fetch = report.fetch
     fields = {
         "event": "poll_summary",
-        "outcome": _OUTCOMES.get(outcome.exit_code, "error"),
-        "exit_code": int(outcome.exit_code),
-        "exported": report.exported,
-        "new": report.new,
-        "emitted": report.emitted,
-        "already_seen": report.already_seen,
-        "late": report.late,
-        "malformed": report.malformed,
+        **_last_poll(outcome, duration).model_dump(exclude={"finished_at"}),
         "not_backfilled": report.not_backfilled,
-        "lag_seconds": None if report.lag_seconds is None else round(report.lag_seconds, 3),
-        "bytes": fetch.bytes_read,
-        "duration_seconds": round(duration, 3),
-        "retries": fetch.retries,
-        "rate_limit_remaining": fetch.rate_limit_remaining,
         "lost_upstream": report.gap is not None,
         "stopped_early": report.stopped_early,
         "dry_run": dry_run,
