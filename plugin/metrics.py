@@ -13,7 +13,7 @@ from .atomic import atomic_write
 from .events import parse_time
 from .health import Health
 
-# name, type, help, value getter: one table so the file and its documentation cannot drift.
+# name, type, help: one table for the file and its documentation; metric_values gives each its value.
 _METRICS: tuple[tuple[str, str, str], ...] = (
     ("hf_audit_up", "gauge", "1 when the last poll succeeded, else 0"),
     ("hf_audit_last_poll_timestamp_seconds", "gauge", "when the last poll finished (Unix time)"),
