@@ -294,41 +294,49 @@ def _fill(directory: Path, leave_free: int) -> Path:
     return filler
 
 
-def test_disk_full_while_writing_the_checkpoint(crowded_hub, state_dir, tmp_path):
+@dataclass
+class SmallDisk:
+    env: dict[str, str]
+    checkpoint: bytes  # the checkpoint after one good poll
+    added: list[str]  # ids of the events the Hub got since, oldest first
+
+
+@contextlib.contextmanager
+def small_disk_after_a_good_poll(hub: SimulatedHub, state_dir: Path, home: Path) -> Iterator[SmallDisk]:
+    """The state directory on an 8 MB tmpfs, after one good poll, with three new events waiting."""
     state_dir.mkdir()
-    env = poller_env(crowded_hub.url, state_dir, tmp_path)
+    env = poller_env(hub.url, state_dir, home)
     with mounted("-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", target=state_dir):
         assert run_like_fluent_bit("hf-audit-poll", env).returncode == ExitCode.OK
         checkpoint = (state_dir / f"{ORG}.json").read_bytes()
-        added = ids_oldest_first(crowded_hub.generate_newer(3))
+        yield SmallDisk(env, checkpoint, ids_oldest_first(hub.generate_newer(3)))
+
+
+def test_disk_full_while_writing_the_checkpoint(crowded_hub, state_dir, tmp_path):
+    with small_disk_after_a_good_poll(crowded_hub, state_dir, tmp_path) as disk:
         filler = _fill(state_dir, leave_free=48 * 1024)  # the spool fits, the new checkpoint does not
-        failed = run_like_fluent_bit("hf-audit-poll", env)
+        failed = run_like_fluent_bit("hf-audit-poll", disk.env)
         assert failed.returncode == ExitCode.STATE, failed.stderr
         assert "cannot write the checkpoint" in failed.stderr and "No space left on device" in failed.stderr
-        assert (state_dir / f"{ORG}.json").read_bytes() == checkpoint
+        assert (state_dir / f"{ORG}.json").read_bytes() == disk.checkpoint
         filler.unlink()
-        following = run_like_fluent_bit("hf-audit-poll", env)
+        following = run_like_fluent_bit("hf-audit-poll", disk.env)
         assert not [p.name for p in state_dir.iterdir() if p.name.startswith(".")]
     # Printed before the commit failed, so printed again: a duplicate of exactly those, no loss.
-    assert failed.event_ids == added and following.event_ids == added
+    assert failed.event_ids == disk.added and following.event_ids == disk.added
 
 
 def test_disk_full_while_spooling_the_new_events(crowded_hub, state_dir, tmp_path):
-    state_dir.mkdir()
-    env = poller_env(crowded_hub.url, state_dir, tmp_path)
-    with mounted("-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", target=state_dir):
-        assert run_like_fluent_bit("hf-audit-poll", env).returncode == ExitCode.OK
-        checkpoint = (state_dir / f"{ORG}.json").read_bytes()
-        added = ids_oldest_first(crowded_hub.generate_newer(3))
+    with small_disk_after_a_good_poll(crowded_hub, state_dir, tmp_path) as disk:
         filler = _fill(state_dir, leave_free=0)
-        failed = run_like_fluent_bit("hf-audit-poll", env)
+        failed = run_like_fluent_bit("hf-audit-poll", disk.env)
         assert failed.returncode == ExitCode.STATE, failed.stderr
         assert failed.stdout == b""  # the spool fails before anything is printed
         assert "cannot spool new events" in failed.stderr and "No space left on device" in failed.stderr
-        assert (state_dir / f"{ORG}.json").read_bytes() == checkpoint
+        assert (state_dir / f"{ORG}.json").read_bytes() == disk.checkpoint
         filler.unlink()
-        following = run_like_fluent_bit("hf-audit-poll", env)
-    assert following.event_ids == added
+        following = run_like_fluent_bit("hf-audit-poll", disk.env)
+    assert following.event_ids == disk.added
 
 
 def _file_size_limit(limit: int) -> Callable[[], None]:
