@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-test demo test bench chaos fuzz clean
+.PHONY: install install-test demo test bench chaos fuzz detections clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: install
 ## The whole test suite (what CI runs). pytest exits non-zero, 5 included, when nothing ran.
 test: install-test
 	$(BIN)/pytest
+
+## Regenerate the shipped detections (fluent-bit/detections/) and the README's rules table from the Sigma pack.
+detections: install-test
+	$(BIN)/hf-audit-rules generate --out fluent-bit/detections
+	$(BIN)/hf-audit-rules readme --update README.md
 
 ## Benchmarks (figures for the README's Performance section); not part of `make test`.
 bench: install-test
