@@ -16,16 +16,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .outputs import convert_pack, differing_files, rendered_files, write_files
-from .pack import RULES_DIR, load_pack, offline_attack_data
-from .readme_table import END, START, rules_table, table_in
-from .targets import TARGETS
-from .validation import validate_pack
+from importlib.util import find_spec
+
+EXTRA_HINT = "hf-audit-rules needs pySigma and its backends: pip install 'hf-audit[rules]'"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-audit-rules", description=__doc__.split("\n")[0])
-    parser.add_argument("--rules", type=Path, default=RULES_DIR, help="folder of Sigma rule files (default: the shipped pack)")
+    parser.add_argument("--rules", type=Path, help="folder of Sigma rule files (default: the shipped pack)")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("generate", "check"):
         command = commands.add_parser(name)
@@ -39,8 +37,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if find_spec("sigma") is None or find_spec("sigma.backends.loki") is None:
+        print(EXTRA_HINT, file=sys.stderr)
+        return 2
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .outputs import convert_pack, differing_files, rendered_files, write_files
+    from .pack import RULES_DIR, load_pack, offline_attack_data
+    from .readme_table import END, START, rules_table, table_in
+    from .targets import TARGETS
+    from .validation import validate_pack
+
     with offline_attack_data():
-        pack = load_pack(args.rules)
+        pack = load_pack(args.rules or RULES_DIR)
         if args.command == "validate":
             issues = validate_pack(pack)
             for issue in issues:

@@ -20,8 +20,7 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import SigmaCompareExpression, SigmaRegularExpressionFlag, SigmaString, SpecialChars
 
-from ..normalize import COLUMNS
-from .fields import map_key
+from .fields import ARRAY_COLUMNS, SELECTABLE_COLUMNS, map_key
 
 TABLE = "huggingface_logs"
 # What a matching event row shows: enough to triage without opening rawLog.
@@ -113,7 +112,7 @@ class ClickHouseBackend(TextQueryBackend):
     # --- fields and values --------------------------------------------------------------------------
 
     def escape_and_quote_field(self, field_name: str) -> str:
-        if field_name in COLUMNS:
+        if field_name in SELECTABLE_COLUMNS:
             return field_name
         if found := map_key(field_name):
             column, key = found
@@ -128,6 +127,10 @@ class ClickHouseBackend(TextQueryBackend):
     def convert_condition_field_eq_val_str(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
         field = self.escape_and_quote_field(cond.field)
         value: SigmaString = cond.value
+        if cond.field in ARRAY_COLUMNS:
+            if value.contains_special():
+                return f"arrayExists(element -> element ILIKE {sql_string(like_pattern(value))}, {field})"
+            return f"has({field}, {sql_string(plain_text(value))})"
         if value.contains_special():
             return f"{field} ILIKE {sql_string(like_pattern(value))}"
         return f"{field} = {sql_string(plain_text(value))}"
@@ -149,8 +152,14 @@ class ClickHouseBackend(TextQueryBackend):
             )
             if flag in cond.value.flags
         )
-        pattern = (f"(?{flags})" if flags else "") + cond.value.regexp
+        pattern = (f"(?{flags})" if flags else "") + cond.value.regexp.original  # the regex as written
         return f"match({self.escape_and_quote_field(cond.field)}, {sql_string(pattern)})"
+
+    def decide_convert_condition_as_in_expression(self, cond: ConditionOR | ConditionAND, state: ConversionState) -> bool:
+        """`IN` on an array column would compare the array as a whole: there, one has() per value."""
+        if any(isinstance(arg, ConditionFieldEqualsValueExpression) and arg.field in ARRAY_COLUMNS for arg in cond.args):
+            return False
+        return super().decide_convert_condition_as_in_expression(cond, state)
 
     # --- correlations ------------------------------------------------------------------------------
 

@@ -7,8 +7,12 @@ import re
 from ..normalize import COLUMNS
 
 MAP_COLUMNS = ("tags", "actor")  # Map(String, String) columns: `tags.data.repo.name` is tags['data.repo.name']
-# A rule field is a column, or a map column, a dot and a key.
-FIELD_PATTERN = re.compile(r"^(?:{}|(?:{})\..+)$".format("|".join(COLUMNS), "|".join(MAP_COLUMNS)))
+ARRAY_COLUMNS = ("resources",)  # a value matches when one element does
+# Whole maps and the enrichment tuples hold no single value a rule could compare.
+NOT_SELECTABLE = frozenset({*MAP_COLUMNS, "enrichments"})
+SELECTABLE_COLUMNS = tuple(column for column in COLUMNS if column not in NOT_SELECTABLE)
+# A rule field is a selectable column, or a map column, a dot and a key.
+FIELD_PATTERN = re.compile(r"^(?:{}|(?:{})\..+)$".format("|".join(SELECTABLE_COLUMNS), "|".join(MAP_COLUMNS)))
 
 # Elastic Common Schema names for the same facts, so rules written against ECS convert too.
 ECS_ALIASES: dict[str | None, str] = {

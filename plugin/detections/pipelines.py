@@ -29,7 +29,7 @@ LOKI_STREAM_SELECTOR = '{job="hf-audit"}'
 MAP_FIELD_RE = r"^(?:{})\..+$".format("|".join(MAP_COLUMNS))
 
 
-def _record_pipeline(name: str, priority: int = 10) -> list[ProcessingItem]:
+def _record_pipeline() -> list[ProcessingItem]:
     """What every target shares: only our log source, ECS aliases, and no field outside the record."""
     return [
         ProcessingItem(
@@ -55,12 +55,12 @@ def _record_pipeline(name: str, priority: int = 10) -> list[ProcessingItem]:
 def lucene_pipeline() -> ProcessingPipeline:
     """Elasticsearch and OpenSearch: the documents are the records (tags and actor are flattened /
     flat_object fields whose keys query as `tags.<key>`), so the fields stay as they are."""
-    return ProcessingPipeline(name="hf-audit records in Elasticsearch/OpenSearch", priority=10, items=_record_pipeline("lucene"))
+    return ProcessingPipeline(name="hf-audit records in Elasticsearch/OpenSearch", priority=10, items=_record_pipeline())
 
 
 def esql_pipeline() -> ProcessingPipeline:
     """ES|QL reads the same indices, but not the subfields of a flattened field."""
-    items = _record_pipeline("esql") + [
+    items = _record_pipeline() + [
         ProcessingItem(
             identifier="hf_audit_esql_no_map_keys",
             transformation=DetectionItemFailureTransformation(
@@ -86,7 +86,7 @@ def loki_json_label(field: str | None) -> str:
 
 def loki_pipeline() -> ProcessingPipeline:
     """Loki: the line is the record as JSON (parsed with `| json`), minus the stream labels."""
-    items = _record_pipeline("loki") + [
+    items = _record_pipeline() + [
         ProcessingItem(identifier="hf_audit_loki_stream_labels", transformation=FieldMappingTransformation(dict(LOKI_LABELS))),
         ProcessingItem(
             identifier="hf_audit_loki_json_labels",
@@ -107,4 +107,4 @@ def loki_pipeline() -> ProcessingPipeline:
 
 def clickhouse_pipeline() -> ProcessingPipeline:
     """ClickHouse: the table's columns are the record's; the dialect writes map access for keys."""
-    return ProcessingPipeline(name="hf-audit records in ClickHouse", priority=10, items=_record_pipeline("clickhouse"))
+    return ProcessingPipeline(name="hf-audit records in ClickHouse", priority=10, items=_record_pipeline())

@@ -6,7 +6,6 @@ dropping it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -114,7 +113,7 @@ _NOT_MONITOR_FIELDS = ("sigma_meta_data", "references", "tags")
 def opensearch_monitor(entry: PackRule, pack: list[PackRule]) -> dict[str, Any]:
     """A query-level Alerting monitor that looks at the records fetched since its last run."""
     backend = OpensearchLuceneBackend(lucene_pipeline(), index_names=[INDEX_PATTERN], monitor_interval=SCHEDULE_MINUTES)
-    monitor = copy.deepcopy(_single(_run(backend, entry, pack, "monitor_rule"), "OpenSearch monitor"))
+    monitor = _single(_run(backend, entry, pack, "monitor_rule"), "OpenSearch monitor")
     for field in _NOT_MONITOR_FIELDS:
         monitor.pop(field, None)
     monitor["monitor_type"] = "query_level_monitor"
