@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+import json
 import tempfile
 
 import yaml
@@ -92,6 +93,18 @@ def fresh_collection(entry: PackRule, pack: list[PackRule]) -> SigmaCollection:
     by_name = {other.name: other for other in pack}
     texts = [by_name[name].text for name in entry.references] + [entry.text]
     return SigmaCollection.from_yaml("\n---\n".join(text.strip().removeprefix("---") for text in texts))
+
+
+def attack_tactic_names(attack_file: Path = ATTACK_FILE) -> dict[str, str]:
+    """Tactic id -> its ATT&CK display name ("TA0005" -> "Defense Evasion")."""
+    bundle = json.loads(attack_file.read_text(encoding="utf-8"))
+    return {
+        reference["external_id"]: item["name"]
+        for item in bundle["objects"]
+        if item.get("type") == "x-mitre-tactic"
+        for reference in item.get("external_references", [])
+        if reference.get("source_name") == "mitre-attack"
+    }
 
 
 @contextmanager

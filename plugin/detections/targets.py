@@ -18,7 +18,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 
 from .clickhouse import ClickHouseBackend
-from .pack import PackRule, fresh_collection
+from .pack import PackRule, attack_tactic_names, fresh_collection
 from .pipelines import INDEX_PATTERN, clickhouse_pipeline, esql_pipeline, loki_pipeline, lucene_pipeline
 
 SCHEDULE_MINUTES = 5
@@ -87,8 +87,20 @@ def esql_query(entry: PackRule, pack: list[PackRule]) -> str:
     return _single(_run(ESQLBackend(esql_pipeline()), entry, pack, "default"), "ES|QL")
 
 
+def _with_tactic_names(rule: dict[str, Any]) -> dict[str, Any]:
+    """The backend titles the tag ("Defense-Evasion"); Kibana shows ATT&CK's own name ("Defense Evasion")."""
+    names = attack_tactic_names()
+    for threat in rule.get("threat", []):
+        threat["tactic"]["name"] = names.get(threat["tactic"]["id"], threat["tactic"]["name"])
+    return rule
+
+
 def kibana_rule(entry: PackRule, pack: list[PackRule]) -> dict[str, Any]:
     """A Kibana detection rule (Security > Rules > Import): Lucene for a plain rule, ES|QL for a correlation."""
+    return _with_tactic_names(_kibana_rule(entry, pack))
+
+
+def _kibana_rule(entry: PackRule, pack: list[PackRule]) -> dict[str, Any]:
     if entry.is_correlation:
         backend: Backend = ESQLBackend(esql_pipeline(), schedule_interval=SCHEDULE_MINUTES, schedule_interval_unit="m")
         rule = _single(_run(backend, entry, pack, "siem_rule_ndjson"), "ES|QL")
