@@ -233,8 +233,22 @@ def test_without_the_shipped_records_the_attack_lookup_needs_the_network(offline
     """The offline check above bites: pySigma's default source is a download."""
     mitre_attack.set_cache_dir(str(tmp_path))
     mitre_attack.set_url(mitre_attack.MITRE_ATTACK_ENTERPRISE_URL)
-    with pytest.raises(RuntimeError, match="Failed to load MITRE ATT&CK data"):
-        mitre_attack.mitre_attack_tactics  # noqa: B018 - the lookup is the test
+    try:
+        with pytest.raises(RuntimeError, match="Failed to load MITRE ATT&CK data"):
+            mitre_attack.mitre_attack_tactics  # noqa: B018 - the lookup is the test
+    finally:
+        mitre_attack.set_url(str(ATTACK_FILE))  # later lookups in this process read the shipped records
+
+
+def test_a_broken_rule_file_is_reported_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "burst.yml").write_text(
+        "title: Burst\nid: 7d1f7d1e-9a43-4f7e-8f0c-2a1b3c4d5e6f\nname: burst\nlevel: low\n"
+        "correlation: {type: event_count, rules: [missing-rule], group-by: [authorUser], timespan: 1h, condition: {gte: 3}}\n"
+    )
+    assert rules_main(["--rules", str(rules), "list"]) == 1
+    assert "burst.yml" in capsys.readouterr().err
 
 
 def test_every_rule_converts_on_every_target_or_is_listed_with_its_reason(conversions) -> None:

@@ -50,8 +50,14 @@ def _run(args: argparse.Namespace) -> int:
     from .targets import TARGETS
     from .validation import validate_pack
 
+    from sigma.exceptions import SigmaError
+
     with offline_attack_data():
-        pack = load_pack(args.rules or RULES_DIR)
+        try:
+            pack = load_pack(args.rules or RULES_DIR)
+        except (OSError, ValueError, SigmaError) as exc:
+            print(f"hf-audit-rules: {exc}", file=sys.stderr)
+            return 1
         if args.command == "validate":
             issues = validate_pack(pack)
             for issue in issues:

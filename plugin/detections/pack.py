@@ -75,9 +75,12 @@ def load_pack(rules_dir: Path = RULES_DIR) -> list[PackRule]:
         parsed.append((path, text, rule))
     generated: set[str] = set()
     blocks: set[str] = set()
-    for _, _, rule in parsed:
+    known = {path.stem for path, _, _ in parsed}
+    for path, _, rule in parsed:
         if isinstance(rule, SigmaCorrelationRule):
             names = {str(reference.reference) for reference in rule.rules}
+            if unknown := sorted(names - known):
+                raise ValueError(f"{path.name}: the correlation counts {', '.join(unknown)}, not rules of the pack (by name)")
             (generated if rule.generate else blocks).update(names)
     return [
         PackRule(path.stem, path, text, rule, building_block=path.stem in blocks - generated)
