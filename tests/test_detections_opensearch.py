@@ -5,7 +5,6 @@ return exactly the rule's events. Skipped, naming what is missing, without java 
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import timedelta
 from typing import Any

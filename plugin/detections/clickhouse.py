@@ -176,8 +176,8 @@ class ClickHouseBackend(TextQueryBackend):
         searches = [query for reference in rule.rules for query in reference.rule.get_conversion_result()]
         search = " OR ".join(f"({query})" for query in searches)
         keys = [self.escape_and_quote_field(field) for field in rule.group_by or []]
-        key_columns = [f"{key} AS `{field}`" if key != field else key for key, field in zip(keys, rule.group_by or [])]
-        names = [f"`{field}`" if key != field else field for key, field in zip(keys, rule.group_by or [])]
+        key_columns = [f"{key} AS `{field}`" if key != field else key for key, field in zip(keys, rule.group_by or [], strict=True)]
+        names = [f"`{field}`" if key != field else field for key, field in zip(keys, rule.group_by or [], strict=True)]
         condition = rule.condition
         operator = _OPERATORS[condition.op]  # type: ignore[union-attr]
         crossing = f"windowFigure {operator} {condition.count}"  # type: ignore[union-attr]
