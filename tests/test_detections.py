@@ -350,3 +350,23 @@ def test_wheel_carries_the_rules_and_attack_records(tmp_path: Path) -> None:
     assert shipped <= set(names) and f"hf_audit/detections/attack/{ATTACK_FILE.name}" in names
     assert any(line.startswith("hf-audit-rules") for line in zipfile.ZipFile(next(tmp_path.glob("*.whl"))).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode().splitlines())
+
+
+def test_loki_pipeline_reads_stream_labels_and_json_labels() -> None:
+    """tags.scope is the `scope` stream label; a tags key is the label `| json` makes of it."""
+    from sigma.backends.loki import LogQLBackend
+    from sigma.collection import SigmaCollection
+
+    from hf_audit.detections.pipelines import loki_pipeline
+
+    rule = (
+        "title: labels\nid: 3c9e7a52-1b2d-4c3e-9f4a-5b6c7d8e9f01\nlevel: low\n"
+        "logsource: {product: huggingface, service: audit}\n"
+        "detection:\n  selection:\n    tags.scope: repo\n    tags.org: acme\n    tags.data.changes.private: 'false'\n"
+        "    actor.user: eve\n  condition: selection\n"
+    )
+    (query,) = LogQLBackend(loki_pipeline()).convert(SigmaCollection.from_yaml(rule))
+    assert query.startswith('{job="hf-audit"} | json |')
+    for label in ("scope=~", "org=~", "tags_data_changes_private=~", "actor_user=~"):
+        assert label in query
+    assert "tags_scope" not in query and "tags_org" not in query
