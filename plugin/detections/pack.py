@@ -44,7 +44,7 @@ class PackRule:
 
     @property
     def references(self) -> list[str]:
-        """Names of the rules a correlation counts (empty for a plain rule)."""
+        """Names or ids of the rules a correlation counts (empty for a plain rule)."""
         if isinstance(self.rule, SigmaCorrelationRule):
             return [str(reference.reference) for reference in self.rule.rules]
         return []
@@ -75,13 +75,14 @@ def load_pack(rules_dir: Path = RULES_DIR) -> list[PackRule]:
         parsed.append((path, text, rule))
     generated: set[str] = set()
     blocks: set[str] = set()
-    known = {path.stem for path, _, _ in parsed}
+    # A correlation names the rules it counts by name or by id.
+    known = {key: path.stem for path, _, rule in parsed for key in (path.stem, str(rule.id))}
     for path, _, rule in parsed:
         if isinstance(rule, SigmaCorrelationRule):
-            names = {str(reference.reference) for reference in rule.rules}
-            if unknown := sorted(names - known):
-                raise ValueError(f"{path.name}: the correlation counts {', '.join(unknown)}, not rules of the pack (by name)")
-            (generated if rule.generate else blocks).update(names)
+            references = {str(reference.reference) for reference in rule.rules}
+            if unknown := sorted(references - known.keys()):
+                raise ValueError(f"{path.name}: the correlation counts {', '.join(unknown)}, not rules of the pack")
+            (generated if rule.generate else blocks).update(known[reference] for reference in references)
     return [
         PackRule(path.stem, path, text, rule, building_block=path.stem in blocks - generated)
         for path, text, rule in parsed
@@ -93,8 +94,8 @@ def fresh_collection(entry: PackRule, pack: list[PackRule]) -> SigmaCollection:
 
     Conversion changes rules in place (pipelines rewrite fields, the Elasticsearch backend takes the
     ATT&CK tags away), so every conversion starts from the text."""
-    by_name = {other.name: other for other in pack}
-    texts = [by_name[name].text for name in entry.references] + [entry.text]
+    by_key = {key: other for other in pack for key in (other.name, str(other.rule.id))}
+    texts = [by_key[reference].text for reference in entry.references] + [entry.text]
     return SigmaCollection.from_yaml("\n---\n".join(text.strip().removeprefix("---") for text in texts))
 
 
