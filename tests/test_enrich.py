@@ -220,8 +220,7 @@ def test_an_enrichments_entry_has_the_clickhouse_tuple_fields_and_names_the_data
     city = by_address(enriched, PARIS_V4)["enrichments"][0]
     assert set(city) == {"data", "name", "provider", "type", "value"}
     assert (city["type"], city["value"]) == ("ip", PARIS_V4)
-    assert city["data"]["database"] == "GeoLite2-City" and city["data"]["built"] == BUILD_DATE
-    assert city["data"]["countryIsoCode"] == "FR" and city["data"]["timeZone"] == "Europe/Paris"
+    assert city["data"] == {"database": "GeoLite2-City", "countryIsoCode": "FR"}
     assert all(isinstance(value, str) for entry in by_address(enriched, PARIS_V4)["enrichments"] for value in entry["data"].values())
 
 
