@@ -277,3 +277,9 @@ def test_elasticsearch_runtime_scripts_compute_the_ecs_value_on_a_real_painless(
                 continue
         assert value == expected, doc_id
     assert any(value for value in computed.values()), f"no record has a {name}: the test would prove nothing"
+
+
+def test_the_data_view_computes_the_map_s_geo_point_like_the_template() -> None:
+    data_view = next(obj for obj in kibana_objects() if obj["type"] == "index-pattern")
+    runtime = json.loads(data_view["attributes"]["runtimeFieldMap"])
+    assert runtime["source.geo.location"] == build.COMPUTED_FIELDS["source.geo.location"]

@@ -134,7 +134,8 @@ def script_source_fields(runtime_field: dict[str, Any]) -> set[str]:
     source = runtime_field["script"]["source"]
     fields = set(re.findall(r"doc\['([^']+)'\]", source))
     for variable, parent in re.findall(r"def (\w+) = params\._source\['([^']+)'\]", source):
-        fields |= {f"{parent}.{key}" for key in re.findall(rf"\b{variable}\['([^']+)'\]", source)}
+        keys = re.findall(rf"\b{variable}\['([^']+)'\]", source)
+        fields |= {f"{parent}.{key}" for key in keys} if keys else {parent}
     return fields
 
 
@@ -269,11 +270,11 @@ def test_saved_search_attributes_fit_kibana_and_opensearch_dashboards(objects: l
     assert set(by_type(objects, "search")["attributes"]) <= SAVED_SEARCH_ATTRIBUTES
 
 
-def test_data_view_runtime_fields_emit_keywords_from_the_source(objects: list[dict[str, Any]]) -> None:
+def test_data_view_runtime_fields_emit_values_from_the_source(objects: list[dict[str, Any]]) -> None:
     runtime = runtime_fields(objects)
-    assert runtime, "the scope chart needs the tagsScope runtime field"
+    assert runtime["tagsScope"]["type"] == "keyword", "the scope chart needs the tagsScope runtime field"
+    assert runtime["source.geo.location"]["type"] == "geo_point", "the map needs a geo_point"
     for name, spec in runtime.items():
-        assert spec["type"] == "keyword", name
         assert "emit(" in spec["script"]["source"] and script_source_fields(spec), name
         assert name not in script_source_fields(spec), f"{name} would read itself"
         # doc['...'] throws on an index whose mapping lacks the field or maps it as text.

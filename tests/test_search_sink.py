@@ -132,7 +132,8 @@ def test_no_field_can_refuse_a_document(template_path: Path) -> None:
 
 def test_elasticsearch_template_is_the_opensearch_one_but_for_documented_differences() -> None:
     """Differences: flattened (with ignore_above) vs flat_object, ILM setting, OpenSearch's derived
-    fields (tagsScope and the computed ECS fields) vs Elasticsearch's runtime fields (the ECS ones)."""
+    field (tagsScope), Elasticsearch's runtime fields (the computed ECS ones: OpenSearch 2.19 cannot
+    name a derived field with dots)."""
     es, opensearch = read_json(ES_TEMPLATE), read_json(OS_TEMPLATE)
     translated = copy.deepcopy(es)
     for name in STRING_MAPS:
@@ -141,7 +142,8 @@ def test_elasticsearch_template_is_the_opensearch_one_but_for_documented_differe
     runtime = translated["template"]["mappings"].pop("runtime")
     derived = opensearch["template"]["mappings"].pop("derived")
     assert translated == opensearch
-    assert derived == {"tagsScope": derived["tagsScope"], **runtime}
+    assert set(derived) == {"tagsScope"}
+    assert set(runtime) == {"source.geo.location", "source.geo.country_iso_code", "user_agent.original"}
 
 
 def test_both_templates_match_the_monthly_indices_the_outputs_write() -> None:

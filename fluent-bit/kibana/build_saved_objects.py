@@ -68,9 +68,20 @@ RUNTIME_FIELDS: dict[str, dict[str, Any]] = {
         },
     }
 }
-# ECS geo_point computed at query time from srcLatitude/srcLongitude (an index-template runtime field
-# in Elasticsearch, a derived field in OpenSearch): the map of source locations draws it.
+# The ECS geo_point the map of source locations draws, computed at query time from srcLatitude and
+# srcLongitude. The index template defines it too; the data view repeats it (same script) so the map
+# also works on monthly indices created before that template was installed.
 GEO_FIELD = "source.geo.location"
+RUNTIME_FIELDS[GEO_FIELD] = {
+    "type": "geo_point",
+    "script": {
+        "source": (
+            "def lat = params._source['srcLatitude']; def lon = params._source['srcLongitude'];"
+            " if (lat instanceof Number && lon instanceof Number && (lat != 0 || lon != 0))"
+            " { emit(((Number) lat).doubleValue(), ((Number) lon).doubleValue()); }"
+        )
+    },
+}
 
 LATEST_EVENTS_COLUMNS = ("eventName", "authorUser", "srcIP", "locationCountry", "message", "resources")
 
@@ -502,7 +513,12 @@ def data_view() -> dict[str, Any]:
             "name": "Hugging Face audit log (hf-audit)",
             "timeFieldName": TIME_FIELD,
             "runtimeFieldMap": compact(RUNTIME_FIELDS),
-            "fieldAttrs": compact({SCOPE_FIELD: {"customLabel": "Scope (tags.scope)"}}),
+            "fieldAttrs": compact(
+                {
+                    SCOPE_FIELD: {"customLabel": "Scope (tags.scope)"},
+                    GEO_FIELD: {"customLabel": "Source location (srcLatitude, srcLongitude)"},
+                }
+            ),
             "fieldFormatMap": "{}",
             "sourceFilters": "[]",
             "fields": "[]",
