@@ -12,7 +12,11 @@ runtime-field scripts are run by OpenSearch's Painless as search-time derived fi
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import threading
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -283,3 +287,76 @@ def test_the_data_view_computes_the_map_s_geo_point_like_the_template() -> None:
     data_view = next(obj for obj in kibana_objects() if obj["type"] == "index-pattern")
     runtime = json.loads(data_view["attributes"]["runtimeFieldMap"])
     assert runtime["source.geo.location"] == build.COMPUTED_FIELDS["source.geo.location"]
+
+
+# --- kibana-import.sh against a recording saved-objects endpoint ------------------------------------
+
+IMPORT_SCRIPT = REPO / "fluent-bit" / "docker" / "kibana-import.sh"
+KIBANA_ANSWER = b'{"successCount":3,"success":true,"warnings":[],"successResults":[]}'
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    seen: list[dict[str, Any]] = []
+    answer = KIBANA_ANSWER
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(self.answer)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def run_import(env: dict[str, str], answer: bytes = KIBANA_ANSWER) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    handler = type("Recorder", (_Recorder,), {"seen": [], "answer": answer})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        run = subprocess.run(
+            ["bash", str(IMPORT_SCRIPT)], cwd=REPO, env={"PATH": "/usr/bin:/bin", "KIBANA_URL": url, **env},
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    return run, handler.seen
+
+
+needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="kibana-import.sh needs curl, not on PATH")
+
+
+@needs_curl
+def test_import_script_sends_the_kibana_file_with_kbn_xsrf() -> None:
+    run, seen = run_import({})
+    assert run.returncode == 0, run.stderr
+    (request,) = seen
+    assert request["path"] == "/api/saved_objects/_import?overwrite=true"
+    assert request["headers"].get("kbn-xsrf") == "true" and "osd-xsrf" not in request["headers"]
+    assert b'filename="hf-audit.ndjson"' in request["body"]
+
+
+@needs_curl
+def test_import_script_sends_the_opensearch_dashboards_file_with_osd_xsrf() -> None:
+    run, seen = run_import({"DASHBOARDS": "opensearch-dashboards"})
+    assert run.returncode == 0, run.stderr
+    (request,) = seen
+    assert request["headers"].get("osd-xsrf") == "true"
+    assert b'filename="hf-audit-opensearch-dashboards.ndjson"' in request["body"]
+
+
+@needs_curl
+def test_import_script_fails_when_the_answer_is_not_a_success() -> None:
+    run, _ = run_import({}, answer=b'{"successCount":2,"success":false,"errors":[{"id":"x"}]}')
+    assert run.returncode == 1 and "failed" in run.stderr
+
+
+def test_readme_shows_kibana_s_real_import_answer() -> None:
+    kibana_readme = (REPO / "fluent-bit" / "kibana" / "README.md").read_text(encoding="utf-8")
+    assert '`{"successCount":3,"success":true`' in kibana_readme
+    assert '"success":true,"successCount"' not in kibana_readme

@@ -314,3 +314,22 @@ def test_readme_settings_table_lists_the_three_database_settings() -> None:
     for setting in ("HF_AUDIT_GEOIP_CITY_DB", "HF_AUDIT_GEOIP_ASN_DB", "HF_AUDIT_IPTOASN_TSV"):
         assert re.search(rf"^\| `{setting}` \| `--[a-z-]+` \|", README, re.MULTILINE), setting
         assert any(option.env == setting for option in OPTIONS)
+
+
+def test_an_enterprise_city_database_fills_isp_connection_and_user_type(tmp_path: Path, events: list[dict]) -> None:
+    enterprise = {
+        "81.64.12.0/24": {
+            "city": {"names": {"en": "Paris"}},
+            "location": {"latitude": 48.8534, "longitude": 2.3488},
+            "traits": {
+                "autonomous_system_number": 3215, "autonomous_system_organization": "Orange",
+                "isp": "Orange Business", "connection_type": "Cable/DSL", "user_type": "residential",
+            },
+        }
+    }  # fmt: skip
+    db = write_mmdb(tmp_path / "GeoIP2-Enterprise.mmdb", "GeoIP2-Enterprise", enterprise)
+    asn_only = write_mmdb(tmp_path / "GeoLite2-ASN.mmdb", "GeoLite2-ASN", ASN_NETWORKS)
+    records = poll_records(events, tmp_path, HF_AUDIT_GEOIP_CITY_DB=str(db), HF_AUDIT_GEOIP_ASN_DB=str(asn_only))
+    record = by_address(records, PARIS_V4)
+    assert (record["srcISP"], record["srcConnectionType"], record["srcUserType"]) == ("Orange Business", "Cable/DSL", "residential")
+    assert (record["srcASNumber"], record["srcASOrganization"]) == (3215, "Orange")
