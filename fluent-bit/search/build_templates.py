@@ -35,7 +35,7 @@ INDEX_PATTERN = f"{INDEX_PREFIX}-*"
 TEMPLATE_NAME = INDEX_PREFIX
 POLICY_NAME = INDEX_PREFIX
 TEMPLATE_PRIORITY = 200
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2  # 2: ECS aliases, constant and runtime fields
 
 # Retention: the plugin's default sourceTTL is 365 days. An index holds one calendar month and is
 # created when its first event arrives, so it is deleted 365 + 31 days after creation: every event
