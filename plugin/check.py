@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .client import ExportClient, TLSError
+from .enrich import configured_databases, inspect_database
 from .errors import AuthError, ExitCode, HfAuditError, NotFoundError
 from .settings import Settings
 from .state import StateStore
@@ -62,6 +63,7 @@ def run_checks(load: Callable[[], Settings], fluent_bit_config: Path | None) -> 
     verdicts += _endpoint_checks(settings)
     verdicts += _state_checks(settings)
     verdicts.append(_line_bound_check(settings, fluent_bit_config))
+    verdicts += enrichment_checks(settings)
     return verdicts
 
 
@@ -141,3 +143,17 @@ def print_verdicts(verdicts: list[Verdict], out: TextIO, redact: Callable[[str],
     failed = [v for v in verdicts if not v.passed]
     out.write("all checks passed\n" if not failed else f"{len(failed)} check(s) failed\n")
     return failed[0].exit_code if failed else ExitCode.OK
+
+
+def enrichment_checks(settings: Settings) -> list[Verdict]:
+    """One verdict per configured IP database: its type and build date, or why it cannot be used."""
+    verdicts = []
+    for setting, path in configured_databases(settings):
+        try:
+            info = inspect_database(setting, path)
+        except HfAuditError as exc:
+            verdicts.append(Verdict(setting, False, exc.message, exc.exit_code))
+        else:
+            detail = f"{info.path}: {info.kind}, built {info.built:%Y-%m-%d}, {info.detail}"
+            verdicts.append(Verdict(setting, True, detail))
+    return verdicts

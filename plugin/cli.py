@@ -24,6 +24,7 @@ from .errors import ExitCode, HfAuditError, UsageError
 from .events import parse_time
 from .logs import Redactor, setup_logging
 from .poll import StopSignal
+from .enrich import IpEnricher
 from .runner import run_poll
 from .settings import Backfill, Settings, build_settings, candidate_tokens, default_state_dir, find_token, parse_duration
 
@@ -86,6 +87,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_level", "--log-level", "HF_AUDIT_LOG_LEVEL", "info", "debug, info, warning or error", _choice("debug", "info", "warning", "error")),
     Option("log_format", "--log-format", "HF_AUDIT_LOG_FORMAT", "logfmt", "stderr line format: logfmt or json", _choice("logfmt", "json")),
     Option("trace", "--trace", "HF_AUDIT_TRACE", "false", "log every HTTP exchange (credentials and cookies masked)", _flag),
+    Option("geoip_city_db", "--geoip-city-db", "HF_AUDIT_GEOIP_CITY_DB", "(none)", "MaxMind DB City database (GeoLite2-City, GeoIP2-City, DB-IP City Lite): fills srcCity, srcLatitude, srcLongitude"),
+    Option("geoip_asn_db", "--geoip-asn-db", "HF_AUDIT_GEOIP_ASN_DB", "(none)", "MaxMind DB ASN or ISP database (GeoLite2-ASN, GeoIP2-ISP): fills srcASNumber, srcASOrganization, srcISP"),
+    Option("iptoasn_tsv", "--iptoasn-tsv", "HF_AUDIT_IPTOASN_TSV", "(none)", "iptoasn.com ip2asn-combined.tsv, plain or .gz: fills srcASNumber, srcASOrganization, srcASCountryCode"),
 )
 _LOGGING_FIELDS = ("log_level", "log_format")
 
@@ -218,7 +222,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         settings = _register(load_settings(args, env), redactor)
         if args.command == "state":
             return _state_command(args, settings)
-        return run_poll(settings, sys.stdout.fileno(), log, stop, dry_run=args.dry_run, redact=redactor.redact)
+        enricher = IpEnricher.from_settings(settings)  # a database that cannot be used is a settings error
+        return run_poll(
+            settings, sys.stdout.fileno(), log, stop, dry_run=args.dry_run, redact=redactor.redact, enricher=enricher
+        )
     except HfAuditError as exc:
         log.error("%s", exc.message)
         return exc.exit_code

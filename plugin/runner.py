@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from .enrich import IpEnricher
 from .errors import ExitCode, HfAuditError, LockedError
 from .events import format_time
 from .health import HealthStore, LastPoll
@@ -48,6 +49,7 @@ def run_poll(
     *,
     dry_run: bool = False,
     redact: Callable[[str], str] = lambda text: text,
+    enricher: IpEnricher | None = None,
 ) -> ExitCode:
     """One poll and its bookkeeping; `redact` masks secrets in what is kept on disk (the last
     error text may quote the Hub, and the Hub may quote the token)."""
@@ -57,7 +59,7 @@ def run_poll(
     outcome = PollOutcome(ExitCode.OK, PollReport())
     try:
         with store.lock():
-            outcome = _poll_locked(settings, store, out_fd, log, stop, now, dry_run)
+            outcome = _poll_locked(settings, store, out_fd, log, stop, now, dry_run, enricher)
             if not dry_run:
                 _record_health(settings, outcome, time.monotonic() - started, log, redact)
     except LockedError as exc:
@@ -72,9 +74,16 @@ def run_poll(
 
 
 def _poll_locked(
-    settings: Settings, store: StateStore, out_fd: int, log: logging.Logger, stop: StopSignal, now: datetime, dry_run: bool
+    settings: Settings,
+    store: StateStore,
+    out_fd: int,
+    log: logging.Logger,
+    stop: StopSignal,
+    now: datetime,
+    dry_run: bool,
+    enricher: IpEnricher | None = None,
 ) -> PollOutcome:
-    poll = Poll(settings, out_fd, log, stop)
+    poll = Poll(settings, out_fd, log, stop, enricher)
     report = PollReport()
     try:
         checkpoint = store.load()

@@ -107,6 +107,10 @@ class Settings(BaseModel):
     source_ttl_days: int = Field(default=365, ge=0, le=2**32 - 1)
     metrics_file: Path | None = None
     trace: bool = False
+    # Offline IP enrichment (enrich.py): each database is opened and checked before any request.
+    geoip_city_db: Path | None = None
+    geoip_asn_db: Path | None = None
+    iptoasn_tsv: Path | None = None
 
     _org_check = field_validator("org")(lambda cls, v: validate_org(v))
     _endpoint_check = field_validator("endpoint")(lambda cls, v: validate_endpoint(v))

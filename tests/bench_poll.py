@@ -8,6 +8,9 @@ What is measured, each as its own process(es), `--repeat` times (median, and the
 wall time):
 - our poll: a full backfill (fresh state), then a steady-state poll with no new event, then one
   after the Hub got 100 new events; for a newest-first and an oldest-first export;
+- enrichment: a full backfill of the newest-first export with both MaxMind databases set (City and
+  ASN, small files written by tests/ip_databases.py for the simulated Hub's addresses), against
+  the same backfill without them;
 - the lower bound: the same body (fetched once) parsed and each event serialized by the fastest
   JSON library here (orjson, and msgspec when installed), nothing else (tests/peers/lower_bound.py);
 - the peers: `curl | jq` with tests/peers/hf_audit.jq (the same 51 columns), and helr (a Rust
@@ -41,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from ip_databases import IpDatabases, build_databases
+
 TOKEN = "hf_benchmark_token_0000"
 ORG = "acme"
 ORDERS = ("newest-first", "oldest-first")
@@ -52,6 +57,8 @@ MEASURE = HERE / "peers" / "measure.py"
 BIN_DIR = Path(sys.executable).parent
 MB = 1_000_000
 RSS_TARGET_MB = 150
+ENRICHED_ROW = "ours: full + City & ASN DBs, newest-first"
+ENRICHMENT_BUDGET = 0.10  # a backfill with both MaxMind databases costs at most 10% more
 
 
 class BenchError(Exception):
@@ -221,6 +228,20 @@ def expect_lines(sample: Sample, expected: int, what: str) -> Sample:
     return sample
 
 
+def bench_enriched(hub: Hub, events: int, rows: dict[str, Row], work: Path, timeout: float, databases: IpDatabases) -> None:
+    """A full backfill with HF_AUDIT_GEOIP_CITY_DB and HF_AUDIT_GEOIP_ASN_DB set."""
+    state = Path(tempfile.mkdtemp(prefix="state-", dir=work))
+    env = {
+        **base_env(work), "HF_ORG": ORG, "HF_ENDPOINT": hub.url, "HF_AUDIT_STATE_DIR": str(state),
+        "HF_AUDIT_LOG_LEVEL": "info", "HF_AUDIT_DEADLINE": f"{timeout:.0f}s",
+        "HF_AUDIT_GEOIP_CITY_DB": str(databases.city), "HF_AUDIT_GEOIP_ASN_DB": str(databases.asn),
+    }  # fmt: skip
+    hub.body()  # warm the Hub's cache
+    full = expect_lines(measure([[str(BIN_DIR / "hf-audit-poll")]], env, timeout), events, "enriched full poll")
+    rows[ENRICHED_ROW].samples.append(full)
+    shutil.rmtree(state)
+
+
 def bench_ours(hub: Hub, order: str, events: int, rows: dict[str, Row], work: Path, timeout: float) -> None:
     """One repetition: full backfill, steady with no new event, steady after NEW_EVENTS new ones."""
     state = Path(tempfile.mkdtemp(prefix="state-", dir=work))
@@ -365,6 +386,12 @@ def print_ratios(rows: dict[str, Row], helr_status: str) -> None:
     peak_mb = peak * 1024 * 1024 / MB
     print(f"  peak RSS < {RSS_TARGET_MB} MB: {peak_mb:.1f} MB ({peak:.1f} MiB) -> {verdict(peak_mb < RSS_TARGET_MB)}")
     print(f"  steady <= 20% of full, newest-first: {steady / full.wall:.1%} -> {verdict(steady <= 0.2 * full.wall)}")
+    enriched = rows[ENRICHED_ROW]
+    extra = enriched.wall / full.wall - 1
+    print(
+        f"  full poll with City & ASN databases <= +{ENRICHMENT_BUDGET:.0%}: {enriched.wall:.2f} s vs {full.wall:.2f} s, "
+        f"{extra:+.1%} (CPU {enriched.median('cpu') / full.median('cpu') - 1:+.1%}) -> {verdict(extra <= ENRICHMENT_BUDGET)}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -382,18 +409,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     helr_status = "skipped (--skip-peers)" if args.skip_peers else ("found at " + helr if helr else "no helr binary found")
     names = [f"ours: {kind}, {order}" for order in ORDERS
              for kind in ("full backfill", "steady, no new", f"steady, +{NEW_EVENTS} new")]
+    names.insert(1, ENRICHED_ROW)
     names += [f"lower bound: {lib}" for lib in json_libraries()] + ["lower bound + HTTP GET"]
     names += ["peer: curl | jq", "peer: helr run --once"]
     rows = {name: Row(name) for name in names}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hf-audit-bench-") as tmp:
         work = Path(tmp)
+        databases = build_databases(work / "ipdb")
         for order in ORDERS:
             with running_hub(args.events, order, args.timeout) as hub:
                 for _ in range(args.repeat):
                     bench_ours(hub, order, args.events, rows, work, args.timeout)
                     if order != "newest-first":
                         continue  # the others do not depend on the order: measured once per repetition
+                    bench_enriched(hub, args.events, rows, work, args.timeout, databases)
                     bench_lower_bound(hub, args.events, rows, work, args.timeout)
                     if args.skip_peers:
                         continue

@@ -16,8 +16,9 @@ def test_bench_script_prints_the_table_and_the_targets_on_a_tiny_export() -> Non
     )
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    for row in ("ours: full backfill, newest-first", "ours: steady, +100 new, oldest-first", "lower bound: orjson"):
+    for row in ("ours: full backfill, newest-first", "ours: full + City & ASN DBs, newest-first", "ours: steady, +100 new, oldest-first", "lower bound: orjson"):
         assert row in out
     assert "full poll / lower bound" in out
     assert "peak RSS < 150 MB" in out
+    assert "full poll with City & ASN databases <= +10%" in out
     assert "peer: curl | jq" not in out  # --skip-peers

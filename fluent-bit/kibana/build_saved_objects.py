@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Build the Kibana saved objects for hf-audit records: a data view, a saved search and a dashboard.
 
-Running this file rewrites, next to it, ``hf-audit.ndjson`` (Kibana 8.8+ and 9.x) and
+Running this file rewrites, next to it, ``hf-audit.ndjson`` (Kibana 8.9+ and 9.x) and
 ``hf-audit-opensearch-dashboards.ndjson`` (the data view and saved search for OpenSearch Dashboards);
 ``--check`` writes nothing and exits 1 when a committed file differs from what it would write.
 Only the standard library is used.
 
-Format: the objects are written as Kibana 8.8+ exports them (``coreMigrationVersion`` 8.8.0 and a
-``typeMigrationVersion`` per object). Each ``typeMigrationVersion`` names the shape the object is
-written in, so Kibana runs every later migration on import (8.8 to 9.x). Kibana refuses objects
-that claim a newer version than it knows, which is why they are not stamped with a recent one.
+Format: the objects are written as Kibana 8.9+ exports them (``coreMigrationVersion`` 8.8.0, which
+later versions keep, and a ``typeMigrationVersion`` per object). Each ``typeMigrationVersion`` names
+the shape the object is written in, so Kibana runs only the later migrations on import (none for the
+dashboard on 8.9, whose Lens and map state it already has). Kibana refuses objects that claim a newer
+version than it knows, which is why they are not stamped with a recent one.
 
 The dashboard's visualizations are Lens panels stored by value in ``panelsJSON``; their data view
 references live in the dashboard's ``references`` as ``<panelIndex>:indexpattern-datasource-layer-
@@ -41,28 +42,45 @@ INDEX_PATTERN = "hf-audit-*"
 # es/opensearch output added it, and then holds the same instant).
 TIME_FIELD = "eventTime"
 
-CORE_MIGRATION_VERSION = "8.8.0"
+CORE_MIGRATION_VERSION = "8.8.0"  # what Kibana 8.8 and every later version write in an export
 TYPE_MIGRATION_VERSION = {
     "index-pattern": "8.0.0",
     "search": "8.0.0",
-    # Lens state as written here (formBased datasource) is the shape of Lens migration 8.6.0.
-    "dashboard": "8.6.0",
+    # The panels' Lens state (formBased datasource) and map state are those of Kibana 8.9.
+    "dashboard": "8.9.0",
 }
-PANEL_VERSION = "8.8.0"
+PANEL_VERSION = "8.9.0"
 
 # Kibana's field list has no entry for a key of a flattened field, so Lens cannot use tags.scope
-# directly: this runtime field reads it from doc values (an aggregatable keyed subfield in ES).
+# directly: this runtime field gives it one. It reads _source, not doc['tags.scope'], so it cannot
+# fail whatever an index holds: no record with tags.scope yet, or an index created before the
+# template, where `tags` was mapped dynamically (doc[] on its text subfields would throw). The same
+# script is OpenSearch's derived field (fluent-bit/search/build_templates.py).
 SCOPE_FIELD = "tagsScope"
 RUNTIME_FIELDS: dict[str, dict[str, Any]] = {
     SCOPE_FIELD: {
         "type": "keyword",
         "script": {
             "source": (
-                "if (doc.containsKey('tags.scope') && doc['tags.scope'].size() > 0) "
-                "{ emit(doc['tags.scope'].value); }"
+                "def tags = params._source['tags'];"
+                " if (tags != null && tags['scope'] != null) { emit(tags['scope']); }"
             )
         },
     }
+}
+# The ECS geo_point the map of source locations draws, computed at query time from srcLatitude and
+# srcLongitude. The index template defines it too; the data view repeats it (same script) so the map
+# also works on monthly indices created before that template was installed.
+GEO_FIELD = "source.geo.location"
+RUNTIME_FIELDS[GEO_FIELD] = {
+    "type": "geo_point",
+    "script": {
+        "source": (
+            "def lat = params._source['srcLatitude']; def lon = params._source['srcLongitude'];"
+            " if (lat instanceof Number && lon instanceof Number && (lat != 0 || lon != 0))"
+            " { emit(((Number) lat).doubleValue(), ((Number) lon).doubleValue()); }"
+        )
+    },
 }
 
 LATEST_EVENTS_COLUMNS = ("eventName", "authorUser", "srcIP", "locationCountry", "message", "resources")
@@ -350,7 +368,137 @@ def lens_panels() -> list[LensPanel]:
             [("resources", "Repository", 25), ("eventName", "Change", 10), ("authorUser", "Actor", 10)],
             (24, 25, 24, 14),
         ),
+        top_values_bar(
+            "source-as-organizations", "Source networks (AS organization)",
+            "Networks the events came from, by autonomous system (srcASOrganization, filled by the poller's "
+            "optional ASN database or iptoasn file; events without AS data left out).",
+            "srcASOrganization", "AS organization", 15, (32, 39, 16, 16), kql='not srcASOrganization : ""',
+        ),
     ]  # fmt: skip
+
+
+# --- the map -------------------------------------------------------------------------------------
+
+
+@dataclass
+class MapPanel:
+    """A Kibana Maps panel stored by value: a basemap and clusters of events by source location."""
+
+    key: str
+    title: str
+    description: str
+    geo_field: str
+    grid: tuple[int, int, int, int]
+
+    @property
+    def panel_index(self) -> str:
+        return stable_id(self.key, "panel")
+
+    # Kibana names a by-value map's data view references layer_<n>_source_index_pattern, n being the
+    # layer's position in layerListJSON; the dashboard keeps them as <panelIndex>:<name>.
+    def source_reference_name(self) -> str:
+        return "layer_1_source_index_pattern"
+
+    def layers(self) -> list[dict[str, Any]]:
+        basemap = {
+            "sourceDescriptor": {"type": "EMS_TMS", "isAutoSelect": True, "lightModeDefault": "road_map_desaturated"},
+            "id": stable_id(self.key, "basemap"),
+            "label": None,
+            "minZoom": 0,
+            "maxZoom": 24,
+            "alpha": 1,
+            "visible": True,
+            "style": {"type": "EMS_VECTOR_TILE", "color": ""},
+            "includeInFitToBounds": True,
+            "type": "EMS_VECTOR_TILE",
+        }
+        count_size = {"name": "doc_count", "origin": "source"}
+        clusters = {
+            "sourceDescriptor": {
+                "type": "ES_GEO_GRID",
+                "id": stable_id(self.key, "source"),
+                "geoField": self.geo_field,
+                "metrics": [{"type": "count", "label": "Events"}],
+                "requestType": "point",
+                "resolution": "COARSE",
+                "applyGlobalQuery": True,
+                "applyGlobalTime": True,
+                "applyForceRefresh": True,
+                "indexPatternRefName": self.source_reference_name(),
+            },
+            "id": stable_id(self.key, "clusters"),
+            "label": "Events by source location",
+            "minZoom": 0,
+            "maxZoom": 24,
+            "alpha": 0.75,
+            "visible": True,
+            "style": {
+                "type": "VECTOR",
+                "properties": {
+                    "icon": {"type": "STATIC", "options": {"value": "marker"}},
+                    "fillColor": {
+                        "type": "DYNAMIC",
+                        "options": {
+                            "color": "Blues", "colorCategory": "palette_0", "field": count_size,
+                            "fieldMetaOptions": {"isEnabled": True, "sigma": 3}, "type": "ORDINAL",
+                        },
+                    },
+                    "lineColor": {"type": "STATIC", "options": {"color": "#FFFFFF"}},
+                    "lineWidth": {"type": "STATIC", "options": {"size": 0}},
+                    "iconSize": {
+                        "type": "DYNAMIC",
+                        "options": {
+                            "minSize": 7, "maxSize": 32, "field": count_size,
+                            "fieldMetaOptions": {"isEnabled": True, "sigma": 3},
+                        },
+                    },
+                    "iconOrientation": {"type": "STATIC", "options": {"orientation": 0}},
+                    "labelText": {"type": "DYNAMIC", "options": {"field": count_size}},
+                    "labelColor": {"type": "STATIC", "options": {"color": "#000000"}},
+                    "labelSize": {"type": "STATIC", "options": {"size": 14}},
+                    "labelBorderColor": {"type": "STATIC", "options": {"color": "#FFFFFF"}},
+                    "symbolizeAs": {"options": {"value": "circle"}},
+                    "labelBorderSize": {"options": {"size": "SMALL"}},
+                },
+                "isTimeAware": True,
+            },
+            "includeInFitToBounds": True,
+            "type": "GEOJSON_VECTOR",
+            "joins": [],
+        }  # fmt: skip
+        return [basemap, clusters]
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "description": self.description,
+            "layerListJSON": compact(self.layers()),
+            "mapStateJSON": compact(
+                {
+                    "zoom": 1.2,
+                    "center": {"lon": 0, "lat": 20},
+                    "timeFilters": {"from": "now-7d", "to": "now"},
+                    "refreshConfig": {"isPaused": True, "interval": 60000},
+                    "query": {"query": "", "language": "kuery"},
+                    "filters": [],
+                    "settings": {"autoFitToDataBounds": False, "initialLocation": "LAST_SAVED_LOCATION"},
+                }
+            ),
+            "uiStateJSON": compact({"isLayerTOCOpen": False, "openTOCDetails": []}),
+        }
+
+
+def source_locations_map() -> MapPanel:
+    return MapPanel(
+        key="source-locations",
+        title="Source locations",
+        description=(
+            "Where the events came from: clusters of events by the source IP's location (source.geo.location, "
+            "from srcLatitude/srcLongitude, filled by the poller's optional City database)."
+        ),
+        geo_field=GEO_FIELD,
+        grid=(0, 39, 32, 16),
+    )
 
 
 # --- Saved objects -------------------------------------------------------------------------------
@@ -365,7 +513,12 @@ def data_view() -> dict[str, Any]:
             "name": "Hugging Face audit log (hf-audit)",
             "timeFieldName": TIME_FIELD,
             "runtimeFieldMap": compact(RUNTIME_FIELDS),
-            "fieldAttrs": compact({SCOPE_FIELD: {"customLabel": "Scope (tags.scope)"}}),
+            "fieldAttrs": compact(
+                {
+                    SCOPE_FIELD: {"customLabel": "Scope (tags.scope)"},
+                    GEO_FIELD: {"customLabel": "Source location (srcLatitude, srcLongitude)"},
+                }
+            ),
             "fieldFormatMap": "{}",
             "sourceFilters": "[]",
             "fields": "[]",
@@ -425,15 +578,38 @@ def saved_search_panel_json(panel_index: str, grid: tuple[int, int, int, int]) -
     }
 
 
+def map_panel_json(panel: MapPanel) -> dict[str, Any]:
+    x, y, w, h = panel.grid
+    return {
+        "version": PANEL_VERSION,
+        "type": "map",
+        "gridData": {"x": x, "y": y, "w": w, "h": h, "i": panel.panel_index},
+        "panelIndex": panel.panel_index,
+        "embeddableConfig": {
+            "attributes": panel.attributes(),
+            "mapCenter": {"lat": 20, "lon": 0, "zoom": 1.2},
+            "mapBuffer": {"minLon": -180, "minLat": -66.51326, "maxLon": 180, "maxLat": 66.51326},
+            "isLayerTOCOpen": False,
+            "openTOCDetails": [],
+            "hiddenLayers": [],
+            "enhancements": {},
+        },
+        "title": panel.title,
+    }
+
+
 def dashboard() -> dict[str, Any]:
     panels = lens_panels()
+    geo = source_locations_map()
     search_panel_index = stable_id("latest-events", "panel")
     panels_json = [lens_panel_json(panel) for panel in panels]
-    panels_json.append(saved_search_panel_json(search_panel_index, (0, 39, 48, 20)))
+    panels_json.append(map_panel_json(geo))
+    panels_json.append(saved_search_panel_json(search_panel_index, (0, 55, 48, 20)))
     references = [
         reference(f"{panel.panel_index}:{panel.layer_reference_name()}", "index-pattern", DATA_VIEW_ID)
         for panel in panels
     ]
+    references.append(reference(f"{geo.panel_index}:{geo.source_reference_name()}", "index-pattern", DATA_VIEW_ID))
     references.append(reference(f"{search_panel_index}:panel_{search_panel_index}", "search", SAVED_SEARCH_ID))
     return saved_object(
         "dashboard",
@@ -442,7 +618,8 @@ def dashboard() -> dict[str, Any]:
             "title": "Hugging Face audit log",
             "description": (
                 "Hugging Face organization audit events shipped by hf-audit: activity by scope, actors, "
-                "event types, token roles, settings and secrets changes, source countries and IPs."
+                "event types, token roles, settings and secrets changes, source countries, IPs, networks "
+                "and a map of source locations."
             ),
             "panelsJSON": compact(panels_json),
             "optionsJSON": compact(

@@ -35,7 +35,7 @@ INDEX_PATTERN = f"{INDEX_PREFIX}-*"
 TEMPLATE_NAME = INDEX_PREFIX
 POLICY_NAME = INDEX_PREFIX
 TEMPLATE_PRIORITY = 200
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2  # 2: ECS aliases, constant and runtime fields
 
 # Retention: the plugin's default sourceTTL is 365 days. An index holds one calendar month and is
 # created when its first event arrives, so it is deleted 365 + 31 days after creation: every event
@@ -118,6 +118,91 @@ FIELDS: tuple[tuple[str, str], ...] = (
 
 ENGINES = ("elasticsearch", "opensearch")
 
+# --- Elastic Common Schema ------------------------------------------------------------------------
+# ECS names for our columns, as `alias` fields: searches, aggregations and detection rules written
+# for ECS see the records, and no value is stored twice. An alias must point at a concrete field of
+# the same index, never at a key of a flattened/flat_object field, so user_agent.original (a key of
+# tags) and the geo_point (two columns) are computed fields below instead.
+ECS_VERSION = "8.11.0"
+ECS_ALIASES: dict[str, str] = {
+    "event.action": "eventName",
+    "event.id": "eventID",
+    "event.created": "receivedAt",
+    "event.provider": "serviceName",
+    "event.original": "rawLog",
+    "source.ip": "srcIP",
+    "source.as.number": "srcASNumber",
+    "source.as.organization.name": "srcASOrganization",
+    "source.geo.city_name": "srcCity",
+    "source.geo.country_name": "locationCountry",
+    "user.id": "authorID",
+    "user.name": "authorUser",
+}
+# Fields every record has the same value of: constant_keyword (Elasticsearch 7.7+, OpenSearch 2.14+)
+# answers queries and aggregations from the mapping alone, without a byte per document.
+ECS_CONSTANTS: dict[str, str] = {
+    "ecs.version": ECS_VERSION,
+    "event.module": "huggingface",
+    "event.dataset": "huggingface.audit",
+    "event.kind": "event",
+    "event.category": "configuration",  # ECS allows one constant here; most audit events change settings
+}
+
+
+def _source_script(body: str) -> dict[str, Any]:
+    """A Painless script over _source: it works whatever the index mapped, or did not map yet."""
+    return {"source": body}
+
+
+# Fields computed at query time (Elasticsearch `runtime`, OpenSearch `derived`, one script text for
+# both): nothing stored twice, nothing to re-index. Reading _source keeps them from failing on an
+# index where no record has the key yet, or where the mapping of `tags` is not ours.
+COMPUTED_FIELDS: dict[str, dict[str, Any]] = {
+    "source.geo.location": {
+        "type": "geo_point",
+        "script": _source_script(
+            "def lat = params._source['srcLatitude']; def lon = params._source['srcLongitude'];"
+            " if (lat instanceof Number && lon instanceof Number && (lat != 0 || lon != 0))"
+            " { emit(((Number) lat).doubleValue(), ((Number) lon).doubleValue()); }"
+        ),
+    },
+    "source.geo.country_iso_code": {
+        "type": "keyword",
+        "script": _source_script(
+            "def entries = params._source['enrichments'];"
+            " if (entries instanceof List) { for (def entry : entries) {"
+            " if (entry instanceof Map && entry['name'] == 'geoip-city' && entry['data'] instanceof Map"
+            " && entry['data']['countryIsoCode'] != null) { emit(entry['data']['countryIsoCode'].toString()); return; } } }"
+        ),
+    },
+    "user_agent.original": {
+        "type": "keyword",
+        "script": _source_script(
+            "def tags = params._source['tags'];"
+            " if (tags instanceof Map && tags['userAgent'] != null) { emit(tags['userAgent'].toString()); }"
+        ),
+    },
+}
+
+
+def _nested(dotted: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """`{"a.b": spec}` as mapping properties `{"a": {"properties": {"b": spec}}}`."""
+    root: dict[str, Any] = {}
+    for name, spec in dotted.items():
+        *parents, leaf = name.split(".")
+        node = root
+        for parent in parents:
+            node = node.setdefault(parent, {"properties": {}})["properties"]
+        node[leaf] = spec
+    return root
+
+
+def ecs_properties() -> dict[str, Any]:
+    """The ECS alias and constant fields as mapping properties (objects holding them)."""
+    fields: dict[str, dict[str, Any]] = {name: {"type": "alias", "path": path} for name, path in ECS_ALIASES.items()}
+    fields |= {name: {"type": "constant_keyword", "value": value} for name, value in ECS_CONSTANTS.items()}
+    return _nested(dict(sorted(fields.items())))
+
 # OpenSearch cannot aggregate flat_object subfields (2.19 answers terms on tags.scope with stray
 # "java.lang.Object@..." buckets). A derived field, computed from _source at query time, gives the
 # dashboards' "by scope" split an aggregatable keyword there. Elasticsearch aggregates tags.scope.
@@ -169,10 +254,14 @@ def mappings(engine: str) -> dict[str, Any]:
         "_meta": {"source": "hf-audit", "template_version": TEMPLATE_VERSION},
         # Unknown future fields stay in _source and are never a reason to refuse a document.
         "dynamic": False,
-        "properties": {name: field_mapping(kind, engine) for name, kind in FIELDS},
+        "properties": {**{name: field_mapping(kind, engine) for name, kind in FIELDS}, **ecs_properties()},
     }
     if engine == "opensearch":
+        # Not the ECS computed fields: OpenSearch 2.19 accepts a derived field with a dotted name in a
+        # template, then fails to allocate the index's shard ("No type specified for field [user_agent]").
         body["derived"] = OPENSEARCH_DERIVED_FIELDS
+    else:
+        body["runtime"] = COMPUTED_FIELDS
     return body
 
 
@@ -273,6 +362,16 @@ def fields_catalog() -> dict[str, Any]:
         fields[name] = {
             "opensearch": {"type": spec["type"], "searchable": True, "aggregatable": True, "derived": True}
         }
+    for name, path in ECS_ALIASES.items():
+        fields[name] = {engine: {**fields[path][engine], "alias_of": path} for engine in ENGINES}
+    for name, value in ECS_CONSTANTS.items():
+        # OpenSearch 2.19 answers a terms aggregation on a constant_keyword with the index name.
+        fields[name] = {
+            engine: {"type": "constant_keyword", "searchable": True, "aggregatable": engine == "elasticsearch", "value": value}
+            for engine in ENGINES
+        }
+    for name, spec in COMPUTED_FIELDS.items():
+        fields[name] = {"elasticsearch": {"type": spec["type"], "searchable": True, "aggregatable": True, "runtime": True}}
     return {
         "index_pattern": INDEX_PATTERN,
         "index_name_format": f"{INDEX_PREFIX}-YYYY.MM (month of eventTime, UTC)",
@@ -285,6 +384,12 @@ def fields_catalog() -> dict[str, Any]:
                 "keyword leaves: searchable on both engines, aggregatable on Elasticsearch only"
             ),
             "tagsScope": "OpenSearch only: derived keyword equal to tags.scope, for aggregations",
+            "ecs": (
+                f"Elastic Common Schema {ECS_VERSION} names: alias fields (alias_of names the column, no data "
+                "stored twice), constant_keyword fields (the same value in every record), and fields computed "
+                "at query time from _source (Elasticsearch runtime fields; OpenSearch 2.19 cannot give a derived "
+                "field a dotted name, so it has no such fields)"
+            ),
         },
         "fields": fields,
     }
