@@ -178,8 +178,8 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
         raise UsageError("no organization: set HF_ORG or pass --org")
     values.setdefault("state_dir", default_state_dir(env))
     settings = build_settings({**values, "token": "unset", "token_source": "unset"})  # settings errors first
-    token, source = find_token(env, token_path)
-    return settings.model_copy(update={"token": token, "token_source": source})
+    found = find_token(env, token_path)
+    return settings.model_copy(update={"token": found.token, "token_source": found.source, "token_warning": found.warning})
 
 
 def _logging_choice(args: argparse.Namespace, env: Mapping[str, str], field: str, default: str) -> str:
@@ -216,6 +216,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             verdicts = check.run_checks(lambda: _register(load_settings(args, env), redactor), args.fluent_bit_config)
             return check.print_verdicts(verdicts, sys.stdout, redactor.redact)
         settings = _register(load_settings(args, env), redactor)
+        if settings.token_warning:
+            log.warning("%s", settings.token_warning)
         if args.command == "state":
             return _state_command(args, settings)
         return run_poll(settings, sys.stdout.fileno(), log, stop, dry_run=args.dry_run, redact=redactor.redact)
