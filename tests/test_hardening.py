@@ -23,7 +23,7 @@ import pytest
 from conftest import BIN_DIR, ORG, TOKEN, PollRun, assert_no_secret, poller_env
 from hf_audit.errors import ExitCode
 from hf_audit.events import parse_event
-from hf_audit.normalize import SHORTENED_MARK, RecordContext, normalize, to_line
+from hf_audit.normalize import RecordContext, normalize, to_line
 from hf_audit.simhub.events import generate_events
 from hf_audit.simhub.server import Fault, SimulatedHub
 from scripted_server import Answer, ScriptedServer, json_answer
@@ -32,6 +32,7 @@ from test_secrets import certificates  # noqa: F401  (a fixture: self-signed cer
 
 POLL = str(BIN_DIR / "hf-audit-poll")
 SUMMARY = "poll finished"
+SHORTENED_MARK = "…[truncated]"  # how rawLog marks a value it shortened (README, Reliability)
 
 
 def run_poll(env: dict, *argv: str, timeout: float = 60, **popen: object) -> PollRun:
