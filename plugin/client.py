@@ -133,7 +133,13 @@ class GuardedSession(requests.Session):
         self.endpoint_scheme = urlsplit(endpoint).scheme
 
     def get_redirect_target(self, resp: requests.Response) -> str | None:
-        target = super().get_redirect_target(resp)
+        try:
+            target = super().get_redirect_target(resp)
+        except UnicodeDecodeError:  # requests reads Location as UTF-8
+            resp.close()
+            raise RedirectRefused(
+                f"refused the Hub's redirect (HTTP {resp.status_code}): its target is not UTF-8 text; nothing was printed"
+            ) from None
         if target is not None:
             self._refuse_unsafe(resp, target)
         return target
@@ -379,11 +385,12 @@ def _tracer(log: logging.Logger) -> Callable[..., None]:
                 "fields": {
                     "event": "http_trace",
                     "method": request.method,
-                    "url": request.url,
+                    "url": hub_text(request.url or "", 1000),
                     "status": response.status_code,
                     "elapsed_ms": round(response.elapsed.total_seconds() * 1000, 1),
                     "request_headers": redacted_headers(request.headers),
-                    "response_headers": redacted_headers(response.headers),
+                    # The Hub's headers, and the URL a redirect of the Hub's led to, are its text.
+                    "response_headers": {name: hub_text(value, 1000) for name, value in redacted_headers(response.headers).items()},
                 }
             },
         )

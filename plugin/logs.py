@@ -68,7 +68,11 @@ def _logfmt_value(value: Any) -> str:
     # Quoted, with every control character escaped (C1 and the Unicode line separators too, which
     # some readers split lines on): a value (an organization name from the environment, a Hub
     # error text) can never forge a line or send terminal escapes.
-    return _LOGFMT_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+    return _LOGFMT_ESCAPE.sub(_escaped, json.dumps(text, ensure_ascii=False))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 class StructuredFormatter(logging.Formatter):
@@ -99,6 +103,9 @@ class StructuredFormatter(logging.Formatter):
             except (orjson.JSONEncodeError, TypeError):
                 # A lone surrogate (invalid UTF-8 in HF_ORG, say) or an integer beyond 64 bits.
                 line = json.dumps(entry, default=str)
+            # JSON leaves these raw inside strings, where they are the only place they can be;
+            # escaped, no reader that splits lines on them can split this one.
+            line = _LOGFMT_ESCAPE.sub(_escaped, line)
         else:
             line = " ".join(f"{key}={_logfmt_value(value)}" for key, value in entry.items())
         return encodable(self.redactor.redact(line))
