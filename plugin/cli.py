@@ -75,7 +75,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("connect_timeout", "--connect-timeout", "HF_AUDIT_CONNECT_TIMEOUT", "10s", "time to connect to the Hub", _seconds),
     Option("read_timeout", "--read-timeout", "HF_AUDIT_READ_TIMEOUT", "60s", "time without a byte from the Hub before a read fails", _seconds),
     Option("max_retries", "--max-retries", "HF_AUDIT_MAX_RETRIES", "6", "retries on connection errors, 408, 429 and 5xx, with backoff and jitter", int),
-    Option("ca_bundle", "--ca-bundle", "HF_AUDIT_CA_BUNDLE", "the system's (or REQUESTS_CA_BUNDLE)", "CA bundle file for TLS verification"),
+    Option("ca_bundle", "--ca-bundle", "HF_AUDIT_CA_BUNDLE", "REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else requests' bundle", "CA bundle file for TLS verification; wins over REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE"),
     Option("max_line_bytes", "--max-line-bytes", "HF_AUDIT_MAX_LINE_BYTES", "65535", "longest line printed, newline included; must be below the exec input's Buf_Size", int),
     Option("max_event_bytes", "--max-event-bytes", "HF_AUDIT_MAX_EVENT_BYTES", "33554432", "largest single event accepted in the export", int),
     Option("lock_timeout", "--lock-timeout", "HF_AUDIT_LOCK_TIMEOUT", "5s", "how long to wait for another poll of the same organization", _seconds),

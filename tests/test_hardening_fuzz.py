@@ -31,9 +31,12 @@ from hypothesis import strategies as st
 from conftest import ORG, TOKEN, assert_no_secret, poller_env
 from hf_audit.cli import OPTIONS, main
 from hf_audit.errors import ExitCode
+from hf_audit.events import parse_event
 from hf_audit.logs import Redactor, StructuredFormatter
+from hf_audit.normalize import RecordContext, normalize, to_line
 from hf_audit.simhub.events import generate_events
 from scripted_server import Answer, ScriptedServer, json_answer
+from strategies import hub_events
 from test_secrets import restored_loggers
 
 SCALE = max(1, int(os.environ.get("HF_AUDIT_FUZZ_SCALE", "1")))
@@ -155,6 +158,39 @@ def test_hub_text_in_every_log_path_is_reported_on_well_formed_lines(place, kind
     health = json.loads((state_dir / f"{ORG}.health").read_text())
     assert health["polls"] == 1 and health["last_poll"]["exit_code"] == place.code
     assert (state_dir / f"{ORG}.prom").read_text().count("hf_audit_up") >= 1
+
+
+# --- oversize events: cut by encoded bytes, rawLog still JSON ----------------------------------------
+
+wide_chars = st.sampled_from(["a", "\u0000", "\x1f", "é", "😀", '"', "\\", "\u2028", "\ud800"])
+long_text = st.builds(lambda chars, n: "".join(chars) * n, st.lists(wide_chars, min_size=1, max_size=4), st.integers(1, 40_000))
+big_values = st.recursive(
+    st.one_of(long_text, st.integers(), st.integers(min_value=2**64, max_value=10**40), st.booleans(), st.none()),
+    lambda children: st.lists(children, max_size=30) | st.dictionaries(st.text(max_size=20) | long_text, children, max_size=30),
+    max_leaves=60,
+)
+oversize_events = st.builds(
+    lambda event, message, data: {**event, "message": message, "data": data}, hub_events, long_text, big_values
+)
+
+
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(event=oversize_events, bound=st.sampled_from([4096, 8192, 65535]))
+def test_any_oversize_event_gives_a_line_within_the_bound_whose_raw_log_is_json(event, bound):
+    ctx = RecordContext(org=ORG, workspace_id="w", source_id="s", source_ttl_days=1,
+                        received_at=datetime(2026, 11, 25, tzinfo=timezone.utc), max_line_bytes=bound)  # fmt: skip
+    line = to_line(normalize(parse_event(event), event, ctx), bound)
+    assert len(line) <= bound and line.endswith(b"\n") and line.count(b"\n") == 1
+    record = json.loads(line.decode("utf-8"))
+    raw = json.loads(record["rawLog"])
+    assert isinstance(raw, dict)
+    cut = record["tags"].get("truncatedFields", "").split(",")
+    if "rawLog" not in cut:
+        assert raw == json.loads(json.dumps(event).replace("\\ud800", "\\ufffd"))
+    if "message" in cut:
+        assert event["message"].replace("\ud800", "\ufffd").startswith(record["message"])
+    else:
+        assert record["message"] == event["message"].replace("\ud800", "\ufffd")
 
 
 # --- the log formatter ---------------------------------------------------------------------------
