@@ -31,6 +31,8 @@ from .settings import Settings, is_loopback_host
 from .stream import NotAnArray, iter_json_array
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+CHUNK_BYTES = 256 * 1024
+READ_AHEAD_CHUNKS = 8  # chunks of the body inflated ahead of the parser (2 MiB)
 _RATELIMIT_RESET = re.compile(r"(?:^|;)\s*t\s*=\s*(\d+)")
 _RATELIMIT_REMAINING = re.compile(r"(?:^|;)\s*r\s*=\s*(\d+)")
 # Header numbers are the Hub's text: a 5,000-digit one must not crash int() (Python refuses more
@@ -44,8 +46,7 @@ def header_number(digits: str) -> int | None:
     if len(digits) > MAX_HEADER_DIGITS or int(digits) > MAX_HEADER_NUMBER:
         return None
     return int(digits)
-CHUNK_BYTES = 256 * 1024
-READ_AHEAD_CHUNKS = 8  # chunks of the body inflated ahead of the parser (2 MiB)
+
 
 
 class DeadlineExceeded(NetworkError):
@@ -69,7 +70,7 @@ class HubRetry(Retry):
         return super().new(**kw)  # type: ignore[return-value]
 
     def parse_retry_after(self, retry_after: str) -> float:
-        if retry_after.strip().isdigit() and header_number(retry_after.strip()) is None:
+        if re.fullmatch(r"\s*[0-9]+\s*", retry_after) and header_number(retry_after.strip()) is None:
             return float(self.retry_after_max)  # absurdly long: past any deadline, so give up
         return super().parse_retry_after(retry_after)
 
@@ -295,7 +296,9 @@ class ExportClient:
                 verify=self.session.verify,  # else REQUESTS_CA_BUNDLE would win over HF_AUDIT_CA_BUNDLE
             )
         except requests.exceptions.SSLError as exc:
-            raise TLSError(f"TLS verification of {settings.endpoint} failed: {_reason(exc)}") from None
+            raise TLSError(
+                f"TLS verification of {settings.endpoint} failed: {_reason(exc)} (CA bundle: {tls_verify(settings)[1]})"
+            ) from None
         except requests.exceptions.ConnectionError as exc:
             raise NetworkError(f"cannot reach {settings.endpoint}: {_reason(exc)}") from None
         except requests.exceptions.Timeout:

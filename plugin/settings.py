@@ -23,6 +23,7 @@ from .statefiles import OrgFiles
 # Hub organization names: letters, digits, '-', '_' and '.', starting with a letter or digit.
 _ORG_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 # Upper bounds: beyond them a setting is a typo, and the clock arithmetic or a socket call it feeds
@@ -78,7 +79,7 @@ def validate_endpoint(url: str) -> str:
     except ValueError:  # out of range, or not a number
         port = 0
     if port == 0:
-        raise ValueError(f"endpoint port must be a number from 1 to 65535, got {url!r}")
+        raise ValueError(f"endpoint port must be a number from 1 to 65535, got {url.strip()[:100]!r}")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValueError(
             f"plain http is only allowed to a loopback address, not {parts.hostname!r}: "
@@ -138,6 +139,16 @@ class Settings(BaseModel):
     def _positive(cls, value: timedelta) -> timedelta:
         if value.total_seconds() <= 0:
             raise ValueError("must be a positive duration")
+        return value
+
+    @field_validator("endpoint", "query", "workspace_id", "source_id", mode="before")
+    @classmethod
+    def _utf8_text(cls, value: object) -> object:
+        """Text that goes into requests or records must be UTF-8; an environment variable holding
+        other bytes arrives with lone surrogates (Python's surrogateescape). Names are checked
+        by their own rule, paths may be any bytes."""
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            raise ValueError("is not UTF-8 text (the environment variable holds other bytes)")
         return value
 
     @field_validator("lookback")
@@ -248,7 +259,7 @@ def _read_token_file(path: Path, *, required: bool) -> FoundToken | None:
     if info.st_mode & 0o077:
         warning = (
             f"the token file {path} is open to group or others (mode {stat.S_IMODE(info.st_mode):04o}): "
-            "anyone in that group can use the token; chmod 600 it"
+            "other users may read the token; chmod 600 it"
         )
         return found._replace(warning=warning)
     return found

@@ -429,12 +429,19 @@ def test_a_setting_out_of_range_is_a_settings_error_on_one_line(hub, state_dir, 
     assert hub.requests_seen == []
 
 
+@pytest.mark.parametrize(
+    ("variable", "phrase"),
+    [("HF_ORG", "not a valid Hugging Face organization name"), ("HF_AUDIT_QUERY", "not UTF-8"),
+     ("HF_AUDIT_WORKSPACE_ID", "not UTF-8"), ("HF_AUDIT_SOURCE_ID", "not UTF-8"), ("HF_ENDPOINT", "not UTF-8")],
+)  # fmt: skip
 @pytest.mark.parametrize("log_format", ["logfmt", "json"])
-def test_an_organization_that_is_not_utf8_is_a_settings_error_on_one_line(hub, state_dir, home, log_format):
-    env = {**poller_env(hub.url, state_dir, home, HF_AUDIT_LOG_FORMAT=log_format), "HF_ORG": b"ac\xffme"}
+def test_a_text_setting_that_is_not_utf8_is_a_settings_error_on_one_line(hub, state_dir, home, variable, phrase, log_format):
+    env = {**poller_env(hub.url, state_dir, home, HF_AUDIT_LOG_FORMAT=log_format), variable: b"ac\xffme"}
+    if variable == "HF_ENDPOINT":
+        env[variable] = hub.url.encode() + b"/\xff"
     run = run_poll(env)  # type: ignore[arg-type]
     assert run.returncode == ExitCode.USAGE, run.stderr
-    assert len(run.stderr.splitlines()) == 1 and "not a valid Hugging Face organization name" in run.stderr
+    assert len(run.stderr.splitlines()) == 1 and phrase in run.stderr
     if log_format == "json":
         json.loads(run.stderr)
     assert hub.requests_seen == []
