@@ -37,6 +37,7 @@ from hf_audit.normalize import RecordContext, normalize, to_line
 from hf_audit.simhub.events import generate_events
 from scripted_server import Answer, ScriptedServer, json_answer
 from strategies import hub_events
+from test_hardening import health_path
 from test_secrets import restored_loggers
 
 SCALE = max(1, int(os.environ.get("HF_AUDIT_FUZZ_SCALE", "1")))
@@ -155,7 +156,7 @@ def test_hub_text_in_every_log_path_is_reported_on_well_formed_lines(place, kind
     assert sum("poll finished" in line and "poll_summary" in line for line in lines) == 1
     assert "internal error" not in err
     assert len(err) < 60_000 if place.name == "traced_headers" else len(err) < 8_000  # Hub text is cut
-    health = json.loads((state_dir / f"{ORG}.health").read_text())
+    health = json.loads(health_path(state_dir).read_text())
     assert health["polls"] == 1 and health["last_poll"]["exit_code"] == place.code
     assert (state_dir / f"{ORG}.prom").read_text().count("hf_audit_up") >= 1
 
