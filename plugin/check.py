@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from .client import ExportClient, TLSError
+from .client import ExportClient, TLSError, tls_verify
 from .enrich import configured_databases, inspect_database
 from .errors import AuthError, ExitCode, HfAuditError, NotFoundError
 from .settings import Settings
@@ -59,7 +59,8 @@ def run_checks(load: Callable[[], Settings], fluent_bit_config: Path | None) -> 
     except HfAuditError as exc:
         return [Verdict("settings", False, exc.message, exc.exit_code)]
     verdicts.append(Verdict("settings", True, f"organization {settings.org!r}, endpoint {settings.endpoint}"))
-    verdicts.append(Verdict("token", True, f"found in {settings.token_source}"))
+    warning = f"; WARNING: {settings.token_warning}" if settings.token_warning else ""
+    verdicts.append(Verdict("token", True, f"found in {settings.token_source}{warning}"))
     verdicts += _endpoint_checks(settings)
     verdicts += _state_checks(settings)
     verdicts.append(_line_bound_check(settings, fluent_bit_config))
@@ -69,7 +70,8 @@ def run_checks(load: Callable[[], Settings], fluent_bit_config: Path | None) -> 
 
 def _endpoint_checks(settings: Settings) -> list[Verdict]:
     client = ExportClient(settings.model_copy(update={"max_retries": 0}), time.monotonic() + 60)
-    tls = "not used (plain http to loopback)" if settings.endpoint.startswith("http://") else "certificate verified"
+    plain = settings.endpoint.startswith("http://")
+    tls = "not used (plain http to loopback, never through a proxy)" if plain else f"certificate verified against {tls_verify(settings)[1]}"
     try:
         first = client.probe()
     except TLSError as exc:

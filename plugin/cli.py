@@ -76,7 +76,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("connect_timeout", "--connect-timeout", "HF_AUDIT_CONNECT_TIMEOUT", "10s", "time to connect to the Hub", _seconds),
     Option("read_timeout", "--read-timeout", "HF_AUDIT_READ_TIMEOUT", "60s", "time without a byte from the Hub before a read fails", _seconds),
     Option("max_retries", "--max-retries", "HF_AUDIT_MAX_RETRIES", "6", "retries on connection errors, 408, 429 and 5xx, with backoff and jitter", int),
-    Option("ca_bundle", "--ca-bundle", "HF_AUDIT_CA_BUNDLE", "the system's (or REQUESTS_CA_BUNDLE)", "CA bundle file for TLS verification"),
+    Option("ca_bundle", "--ca-bundle", "HF_AUDIT_CA_BUNDLE", "REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else requests' bundle", "CA bundle file for TLS verification; wins over REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE"),
     Option("max_line_bytes", "--max-line-bytes", "HF_AUDIT_MAX_LINE_BYTES", "65535", "longest line printed, newline included; must be below the exec input's Buf_Size", int),
     Option("max_event_bytes", "--max-event-bytes", "HF_AUDIT_MAX_EVENT_BYTES", "33554432", "largest single event accepted in the export", int),
     Option("lock_timeout", "--lock-timeout", "HF_AUDIT_LOCK_TIMEOUT", "5s", "how long to wait for another poll of the same organization", _seconds),
@@ -182,8 +182,8 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
         raise UsageError("no organization: set HF_ORG or pass --org")
     values.setdefault("state_dir", default_state_dir(env))
     settings = build_settings({**values, "token": "unset", "token_source": "unset"})  # settings errors first
-    token, source = find_token(env, token_path)
-    return settings.model_copy(update={"token": token, "token_source": source})
+    found = find_token(env, token_path)
+    return settings.model_copy(update={"token": found.token, "token_source": found.source, "token_warning": found.warning})
 
 
 def _logging_choice(args: argparse.Namespace, env: Mapping[str, str], field: str, default: str) -> str:
@@ -220,6 +220,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             verdicts = check.run_checks(lambda: _register(load_settings(args, env), redactor), args.fluent_bit_config)
             return check.print_verdicts(verdicts, sys.stdout, redactor.redact)
         settings = _register(load_settings(args, env), redactor)
+        if settings.token_warning:
+            log.warning("%s", settings.token_warning)
         if args.command == "state":
             return _state_command(args, settings)
         enricher = IpEnricher.from_settings(settings)  # a database that cannot be used is a settings error

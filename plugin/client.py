@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -23,15 +25,28 @@ from urllib3.util.retry import Retry
 
 from . import __version__
 from .errors import AuthError, DataError, HfAuditError, NetworkError, NotFoundError
+from .hubtext import hub_text
 from .readahead import read_ahead
-from .settings import Settings
+from .settings import Settings, is_loopback_host
 from .stream import NotAnArray, iter_json_array
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_RATELIMIT_RESET = re.compile(r"(?:^|;)\s*t\s*=\s*(\d+)")
-_RATELIMIT_REMAINING = re.compile(r"(?:^|;)\s*r\s*=\s*(\d+)")
 CHUNK_BYTES = 256 * 1024
 READ_AHEAD_CHUNKS = 8  # chunks of the body inflated ahead of the parser (2 MiB)
+_RATELIMIT_RESET = re.compile(r"(?:^|;)\s*t\s*=\s*(\d+)")
+_RATELIMIT_REMAINING = re.compile(r"(?:^|;)\s*r\s*=\s*(\d+)")
+# Header numbers are the Hub's text: a 5,000-digit one must not crash int() (Python refuses more
+# than 4,300 digits) nor a 64-bit JSON writer. Waits are clamped, counts beyond this are ignored.
+MAX_HEADER_NUMBER = 10**12
+MAX_HEADER_DIGITS = len(str(MAX_HEADER_NUMBER))
+
+
+def header_number(digits: str) -> int | None:
+    """A header's decimal number, or None when it is beyond MAX_HEADER_NUMBER."""
+    if len(digits) > MAX_HEADER_DIGITS or int(digits) > MAX_HEADER_NUMBER:
+        return None
+    return int(digits)
+
 
 
 class DeadlineExceeded(NetworkError):
@@ -54,11 +69,17 @@ class HubRetry(Retry):
         kw.setdefault("deadline", self.deadline)
         return super().new(**kw)  # type: ignore[return-value]
 
+    def parse_retry_after(self, retry_after: str) -> float:
+        if re.fullmatch(r"\s*[0-9]+\s*", retry_after) and header_number(retry_after.strip()) is None:
+            return float(self.retry_after_max)  # absurdly long: past any deadline, so give up
+        return super().parse_retry_after(retry_after)
+
     def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
         retry_after = super().get_retry_after(response)
         reset = _RATELIMIT_RESET.search(response.headers.get("RateLimit", ""))
         if reset is not None and response.status == 429:
-            return max(retry_after or 0.0, float(reset.group(1)))
+            seconds = header_number(reset.group(1))
+            return max(retry_after or 0.0, float(MAX_HEADER_NUMBER if seconds is None else seconds))
         return retry_after
 
     def sleep(self, response: urllib3.BaseHTTPResponse | None = None) -> None:
@@ -86,8 +107,67 @@ def user_agent() -> str:
     return f"hf-audit/{__version__} (Fluent Bit exec input; +https://github.com/hf-audit) python-requests/{requests.__version__}"
 
 
+class RedirectRefused(NetworkError):
+    pass
+
+
+def tls_verify(settings: Settings, environ: Mapping[str, str] = os.environ) -> tuple[str | bool, str]:
+    """What verifies the Hub's certificate (requests' `verify`), and where that choice came from.
+
+    Passed with every request: requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE override a
+    Session's own `verify`, so setting it on the Session alone would lose HF_AUDIT_CA_BUNDLE.
+    """
+    if settings.ca_bundle is not None:
+        return str(settings.ca_bundle), f"{settings.ca_bundle} (HF_AUDIT_CA_BUNDLE)"
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if environ.get(name):
+            return environ[name], f"{environ[name]} ({name})"
+    return True, f"{requests.utils.DEFAULT_CA_BUNDLE_PATH} (the bundle requests ships)"
+
+
+class GuardedSession(requests.Session):
+    """A Session that follows a redirect only where the endpoint itself may go: from an https
+    endpoint only to https, from a plain-http (loopback) endpoint only to loopback hosts."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__()
+        self.endpoint_scheme = urlsplit(endpoint).scheme
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        try:
+            target = super().get_redirect_target(resp)
+        except UnicodeDecodeError:  # requests reads Location as UTF-8
+            resp.close()
+            raise RedirectRefused(
+                f"refused the Hub's redirect (HTTP {resp.status_code}): its target is not UTF-8 text; nothing was printed"
+            ) from None
+        if target is not None:
+            self._refuse_unsafe(resp, target)
+        return target
+
+    def _refuse_unsafe(self, resp: requests.Response, target: str) -> None:
+        location = urljoin(resp.url, f"{urlsplit(resp.url).scheme}:{target}" if target.startswith("//") else target)
+        parts = urlsplit(location)
+        if self.endpoint_scheme == "https":
+            safe = parts.scheme == "https"
+            why = "it leaves https"
+        else:
+            safe = parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or "")
+            why = "it leaves the loopback address a plain-http endpoint is limited to"
+        if not safe:
+            resp.close()
+            raise RedirectRefused(
+                f"refused the Hub's redirect (HTTP {resp.status_code}) to {hub_text(location, 200)!r}: {why}; "
+                "nothing was printed. Check HF_ENDPOINT and any proxy or gateway in front of the Hub"
+            )
+
+
 def build_session(settings: Settings, deadline: float) -> requests.Session:
-    session = requests.Session()
+    session = GuardedSession(settings.endpoint)
+    if settings.endpoint.startswith("http://"):
+        # Plain http is allowed to loopback only: a proxy from HTTP_PROXY/ALL_PROXY would carry
+        # the token in clear across the network, so the environment is not consulted at all.
+        session.trust_env = False
     retry = HubRetry(
         deadline=deadline,
         total=settings.max_retries,
@@ -108,8 +188,7 @@ def build_session(settings: Settings, deadline: float) -> requests.Session:
     session.headers["User-Agent"] = user_agent()
     session.headers["Accept"] = "application/json"
     session.headers["Accept-Encoding"] = "gzip"
-    if settings.ca_bundle is not None:
-        session.verify = str(settings.ca_bundle)
+    session.verify = tls_verify(settings)[0]
     return session
 
 
@@ -132,21 +211,21 @@ def hub_error_text(response: requests.Response, body_text: str | None = None) ->
     """The Hub's own explanation: X-Error-Message, or a JSON error body; never an HTML page."""
     header = response.headers.get("X-Error-Message", "").strip()
     if header:
-        return header
+        return hub_text(header)
     try:
         body = json.loads(body_text) if body_text is not None else response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
-    return error_text_of(body)
+    return hub_text(error_text_of(body))
 
 
 def _with_context(message: str, response: requests.Response, body_text: str | None = None) -> str:
     text = hub_error_text(response, body_text)
-    request_id = response.headers.get("X-Request-Id", "")
-    code = response.headers.get("X-Error-Code", "")
+    request_id = hub_text(response.headers.get("X-Request-Id", ""), 100)
+    code = hub_text(response.headers.get("X-Error-Code", ""), 100)
     parts = [message]
     if text:
-        parts.append(f"Hub says: {text[:300]}")
+        parts.append(f"Hub says: {text}")
     if code:
         parts.append(f"code {code}")
     if request_id:
@@ -214,9 +293,12 @@ class ExportClient:
                 headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
                 timeout=(settings.connect_timeout, settings.read_timeout),
                 stream=True,
+                verify=self.session.verify,  # else REQUESTS_CA_BUNDLE would win over HF_AUDIT_CA_BUNDLE
             )
         except requests.exceptions.SSLError as exc:
-            raise TLSError(f"TLS verification of {settings.endpoint} failed: {_reason(exc)}") from None
+            raise TLSError(
+                f"TLS verification of {settings.endpoint} failed: {_reason(exc)} (CA bundle: {tls_verify(settings)[1]})"
+            ) from None
         except requests.exceptions.ConnectionError as exc:
             raise NetworkError(f"cannot reach {settings.endpoint}: {_reason(exc)}") from None
         except requests.exceptions.Timeout:
@@ -243,6 +325,7 @@ class ExportClient:
                 raise DataError(_with_context(message, response, exc.snippet)) from None
             finally:
                 chunks.close()  # stops the read-ahead thread when the poll stopped reading early
+                _sever(response)  # and ends its read if it is blocked on a stalled body
 
     def probe(self) -> bytes:
         """One request, for `check`: the first bytes of the export body (errors raise as in a poll)."""
@@ -267,13 +350,24 @@ class ExportClient:
         self.stats.status = response.status_code
         self.stats.request_id = response.headers.get("X-Request-Id", "")
         remaining = _RATELIMIT_REMAINING.search(response.headers.get("RateLimit", ""))
-        self.stats.rate_limit_remaining = int(remaining.group(1)) if remaining else None
+        self.stats.rate_limit_remaining = header_number(remaining.group(1)) if remaining else None
         history = response.raw.retries.history if getattr(response.raw, "retries", None) else ()
         self.stats.retries += len(history)
 
 
 class _BodyBroken(Exception):
     pass
+
+
+def _sever(response: requests.Response) -> None:
+    """Shut the response's socket down, if it is still open. A read blocked on it in the read-ahead
+    thread returns at once; without this, closing the response waits for that read (the buffered
+    reader's lock), so a signal would take effect only when the Hub sends bytes again."""
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, also under TLS
 
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
@@ -294,11 +388,12 @@ def _tracer(log: logging.Logger) -> Callable[..., None]:
                 "fields": {
                     "event": "http_trace",
                     "method": request.method,
-                    "url": request.url,
+                    "url": hub_text(request.url or "", 1000),
                     "status": response.status_code,
                     "elapsed_ms": round(response.elapsed.total_seconds() * 1000, 1),
                     "request_headers": redacted_headers(request.headers),
-                    "response_headers": redacted_headers(response.headers),
+                    # The Hub's headers, and the URL a redirect of the Hub's led to, are its text.
+                    "response_headers": {name: hub_text(value, 1000) for name, value in redacted_headers(response.headers).items()},
                 }
             },
         )
@@ -315,5 +410,4 @@ def _reason(exc: BaseException) -> str:
         if not isinstance(nested, BaseException) or nested is inner:
             break
         inner = nested
-    text = str(inner) or type(inner).__name__
-    return text[:300]
+    return hub_text(str(inner) or type(inner).__name__)

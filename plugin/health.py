@@ -1,16 +1,18 @@
 """The poller's own health, kept apart from the checkpoint so a broken checkpoint is still reported.
 
-`<state_dir>/<org>.health.json` counts polls, failures in a row and events emitted; `state show`
+`<state_dir>/<org>.health` counts polls, failures in a row and events emitted; `state show`
 prints it and the metrics file is rendered from it after every poll.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 
 from .atomic import atomic_write
+from .statefiles import OrgFiles
 
 
 class LastPoll(BaseModel):
@@ -30,6 +32,15 @@ class LastPoll(BaseModel):
     retries: int = 0
     rate_limit_remaining: int | None = None
     lag_seconds: float | None = None
+
+    @field_validator("rate_limit_remaining", mode="before")
+    @classmethod
+    def _known_remaining(cls, value: object) -> object:
+        """A health file written before header numbers were bounded may hold one beyond 64 bits:
+        read it as unknown, so that `state show` and the metrics file still work."""
+        if isinstance(value, int) and not 0 <= value <= 2**53:
+            return None
+        return value
 
 
 class Health(BaseModel):
@@ -64,15 +75,33 @@ class Health(BaseModel):
 class HealthStore:
     def __init__(self, state_dir: Path, org: str) -> None:
         self.org = org
-        self.path = state_dir / f"{org}.health.json"
+        files = OrgFiles(state_dir, org)
+        self.path = files.health
+        self._legacy = files.legacy_health
+        self._legacy_is_ours = False
 
     def load(self) -> Health:
         """The recorded health; a missing or damaged file starts the counts again (it is only
-        observability: the checkpoint, not this file, decides what is emitted)."""
+        observability: the checkpoint, not this file, decides what is emitted). Without one, the
+        file of the old layout is taken over when it is this organization's health."""
         try:
             return Health.model_validate_json(self.path.read_bytes())
+        except FileNotFoundError:
+            pass
         except (OSError, ValidationError):
             return Health(org=self.org)
+        try:
+            legacy = Health.model_validate_json(self._legacy.read_bytes())
+        except (OSError, ValidationError):
+            return Health(org=self.org)
+        # The old name is also the checkpoint name of the organization `<org>.health`, whose
+        # `org` field names it: only a file that names this organization is its health.
+        self._legacy_is_ours = legacy.org == self.org
+        return legacy if self._legacy_is_ours else Health(org=self.org)
 
     def save(self, health: Health) -> None:
         atomic_write(self.path, health.model_dump_json(indent=1).encode(), mode=0o644)
+        if self._legacy_is_ours:
+            with contextlib.suppress(OSError):
+                self._legacy.unlink()
+            self._legacy_is_ours = False

@@ -15,6 +15,8 @@ from typing import Any, Literal, TextIO
 
 import orjson
 
+from .hubtext import encodable
+
 LOGGER_NAME = "hf_audit"
 MASK = "***"
 LogFormat = Literal["logfmt", "json"]
@@ -48,7 +50,9 @@ class Redactor(logging.Filter):
         return True
 
 
-_LOGFMT_PLAIN = re.compile(r'^[^\s"=\\\x00-\x1f\x7f]+$')
+# Matched with fullmatch: `$` would let a value ending in a newline through unquoted.
+_LOGFMT_PLAIN = re.compile(r'[^\s"=\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+')
+_LOGFMT_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
 def _logfmt_value(value: Any) -> str:
@@ -59,11 +63,16 @@ def _logfmt_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".")
     text = str(value)
-    if _LOGFMT_PLAIN.match(text):
+    if _LOGFMT_PLAIN.fullmatch(text):
         return text
-    # Quoted, with every control character escaped: a value (an organization name from the
-    # environment, a Hub error text) can never forge a line or send terminal escapes.
-    return json.dumps(text, ensure_ascii=False)
+    # Quoted, with every control character escaped (C1 and the Unicode line separators too, which
+    # some readers split lines on): a value (an organization name from the environment, a Hub
+    # error text) can never forge a line or send terminal escapes.
+    return _LOGFMT_ESCAPE.sub(_escaped, json.dumps(text, ensure_ascii=False))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 class StructuredFormatter(logging.Formatter):
@@ -89,10 +98,17 @@ class StructuredFormatter(logging.Formatter):
         if record.exc_text:
             entry["traceback"] = record.exc_text
         if self.fmt == "json":
-            line = orjson.dumps(entry, default=str).decode()
+            try:
+                line = orjson.dumps(entry, default=str).decode()
+            except (orjson.JSONEncodeError, TypeError):
+                # A lone surrogate (invalid UTF-8 in HF_ORG, say) or an integer beyond 64 bits.
+                line = json.dumps(entry, default=str)
+            # JSON leaves these raw inside strings, where they are the only place they can be;
+            # escaped, no reader that splits lines on them can split this one.
+            line = _LOGFMT_ESCAPE.sub(_escaped, line)
         else:
             line = " ".join(f"{key}={_logfmt_value(value)}" for key, value in entry.items())
-        return self.redactor.redact(line)
+        return encodable(self.redactor.redact(line))
 
 
 def setup_logging(

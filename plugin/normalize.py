@@ -379,37 +379,135 @@ def _cuttable_fields(record: dict[str, Any]) -> list[tuple[Any, Any, str]]:
 def to_line(record: dict[str, Any], max_line_bytes: int) -> bytes:
     """The record as one JSON line (newline included) of at most `max_line_bytes` bytes.
 
-    Oversize values are cut, longest first, and the record says so in tags: `truncated` and
-    `truncatedFields`. Each cut removes more characters than the line is over, and a character
-    is at least one byte, so the loop ends. Tag keys can be too long too (64 data keys of 128
-    characters, up to 6 bytes each once escaped, do not fit 4096 bytes): once a tag's key is
-    longer than every value, that tag is dropped instead; as a last resort truncatedFields is
-    shortened. The 51 keys alone fit the 4096-byte floor, and id and the times are never cut.
+    A record that fits is written as is: the common case costs one dump. Others go to `_fit`.
     """
     line = _dump_line(record)
     if len(line) <= max_line_bytes:
         return line
+    try:
+        return _fit(record, max_line_bytes)
+    except (orjson.JSONEncodeError, TypeError):  # a lone surrogate: replaced first, then cut
+        return _fit(_sanitize(record), max_line_bytes)
+
+
+SHORTENED_MARK = "…[truncated]"  # ends each value of rawLog's event that was shortened to fit
+MORE_KEYS = "…"  # the key under which a shortened object of rawLog says how many keys it left out
+_CONTAINER_ITEM_BYTES = 16  # a shortened object or array keeps one item per this many bytes of level
+_MAX_FIT_ROUNDS = 64
+
+
+def _encoded_size(text: str) -> int:
+    """The bytes `text` takes inside a JSON line, escapes included, quotes not."""
+    return len(orjson.dumps(text)) - 2
+
+
+def _prefix_within(text: str, budget: int) -> str:
+    """The longest start of `text` whose encoded size is at most `budget` bytes."""
+    if len(text) <= budget and _encoded_size(text) <= budget:  # each character takes at least a byte
+        return text
+    low, high = 0, max(0, min(len(text), budget))  # every character takes at least one byte
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _encoded_size(text[:middle]) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
+
+
+def _water_level(sizes: list[int], available: int) -> int:
+    """The largest cap such that the sizes, each cut to the cap, add up to at most `available`:
+    fields under it stay whole, and every longer field keeps the same, largest possible share."""
+    remaining, count = max(0, available), len(sizes)
+    for index, size in enumerate(sorted(sizes)):
+        share = remaining // (count - index)
+        if size > share:
+            return share
+        remaining -= size
+    return max(sizes, default=0)
+
+
+def _shortened(value: Any, level: int) -> Any:
+    """`value` (rawLog's event) with each string longer than `level` bytes cut and marked, and each
+    object or array cut to level/16 items with a marker saying how many were left out."""
+    if isinstance(value, str):
+        if len(value) <= level and _encoded_size(value) <= level:
+            return value
+        return _prefix_within(value, level) + SHORTENED_MARK
+    keep = level // _CONTAINER_ITEM_BYTES
+    if isinstance(value, list):
+        items = [_shortened(item, level) for item in value[:keep]]
+        if len(value) > keep:
+            items.append(f"{SHORTENED_MARK} {len(value) - keep} more items")
+        return items
+    if isinstance(value, dict):
+        shortened = {_shortened(key, level): _shortened(item, level) for key, item in list(value.items())[:keep]}
+        if len(value) > keep:
+            shortened[MORE_KEYS] = f"{SHORTENED_MARK} {len(value) - keep} more keys"
+        return shortened
+    return value
+
+
+def _shrunk_raw_log(raw_log: str, budget: int) -> str:
+    """rawLog within `budget` encoded bytes and still the JSON of the event: the largest
+    shortening level (see `_shortened`) that fits, found by bisection."""
+    try:
+        event = json.loads(raw_log)
+    except (ValueError, RecursionError):  # not JSON: not from `normalize`, cut it as text
+        return _prefix_within(raw_log, budget)
+    best = "{}" if budget >= 2 else ""
+    low, high = 0, budget
+    while low <= high:
+        level = (low + high) // 2
+        text = compact_json(_shortened(event, level))
+        if _encoded_size(text) <= budget:
+            best, low = text, level + 1
+        else:
+            high = level - 1
+    return best
+
+
+def _fit(record: dict[str, Any], max_line_bytes: int) -> bytes:
+    """Cut an oversize record to the line bound (orjson raises if a string holds a lone surrogate).
+
+    Sizes are encoded bytes, escapes included (a control character takes six). The bytes left once
+    the keys and the uncut columns are counted are shared among the string values so that each
+    keeps as much as it can: values under the common cap stay whole, longer ones are cut to it.
+    rawLog is not cut as text but rebuilt as the JSON of the event with its largest values
+    shortened and marked. The record says what was cut in tags: `truncated` and `truncatedFields`.
+    When the keys alone do not fit (64 data keys of 128 characters, up to 6 bytes each once
+    escaped, do not fit 4096 bytes), the tags with the longest keys are dropped; as a last resort
+    truncatedFields is shortened. The 51 keys alone fit the 4096-byte floor.
+    """
     tags = record["tags"]
     tags["truncated"] = "true"
     cut: list[str] = [label for label in tags.get("truncatedFields", "").split(",") if label]
     fields_chars = MAX_TAG_VALUE_CHARS
-    while True:
+    for _ in range(_MAX_FIT_ROUNDS):
         tags["truncatedFields"] = ",".join(cut)[:fields_chars]
-        line = _dump_line(record)
-        excess = len(line) - max_line_bytes
-        if excess <= 0:
+        line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        if len(line) <= max_line_bytes:
             return line
-        container, key, label = max(_cuttable_fields(record), key=lambda place: len(place[0][place[1]]))
-        value: str = container[key]
-        longest_key = max((k for k in tags if k not in _KEPT_TAGS), key=len, default="")
-        if value and len(value) > len(longest_key):
-            container[key] = value[: max(0, len(value) - excess - 64)]
-        elif longest_key:
-            del tags[longest_key]
-            label = "tags"
-        elif fields_chars > 0:
-            fields_chars //= 2
-        else:
-            raise ValueError("record cannot fit the line bound")  # unreachable above the 4096 floor
-        if label not in cut:
-            cut.append(label)
+        places = _cuttable_fields(record)
+        sizes = [_encoded_size(container[key]) for container, key, _ in places]
+        available = max_line_bytes - (len(line) - sum(sizes))
+        if available < 0:  # the keys and fixed columns alone are too long
+            longest_key = max((k for k in tags if k not in _KEPT_TAGS), key=_encoded_size, default="")
+            if longest_key:
+                del tags[longest_key]
+                cut += [] if "tags" in cut else ["tags"]
+            elif fields_chars > 0:
+                fields_chars //= 2
+            else:
+                raise ValueError("record cannot fit the line bound")  # unreachable above the 4096 floor
+            continue
+        level = _water_level(sizes, available)
+        labels = [label for (_, _, label), size in zip(places, sizes) if size > level]
+        if any(label not in cut for label in labels):
+            cut += [label for label in labels if label not in cut]
+            continue  # the longer truncatedFields leaves less room: measure again
+        for (container, key, label), size in zip(places, sizes):
+            if size > level:
+                value = container[key]
+                container[key] = _shrunk_raw_log(value, level) if label == "rawLog" else _prefix_within(value, level)
+    raise ValueError("record cannot fit the line bound")  # each round cuts or drops: not reached

@@ -16,6 +16,7 @@ from .enrich import IpEnricher
 from .errors import ExitCode, HfAuditError, LockedError
 from .events import format_time
 from .health import HealthStore, LastPoll
+from .hubtext import encodable
 from .metrics import write_metrics
 from .poll import Poll, PollReport, StopSignal
 from .settings import Settings
@@ -92,6 +93,10 @@ def _poll_locked(
             store.save(updated)
     except HfAuditError as exc:
         return PollOutcome(exc.exit_code, poll.last_report or report, exc.message)
+    except Exception as exc:  # a bug: still a failed poll with its summary, health and metrics
+        log.debug("traceback", exc_info=True)
+        message = f"internal error ({type(exc).__name__}): {exc}; rerun with HF_AUDIT_LOG_LEVEL=debug for details"
+        return PollOutcome(ExitCode.INTERNAL, poll.last_report or report, message)
     code = ExitCode.INTERRUPTED if report.interrupted else ExitCode.OK
     return PollOutcome(code, report)
 
@@ -124,13 +129,14 @@ def _record_health(
     """Health and metrics are observability: failing to write them is reported, never fatal."""
     health_store = HealthStore(settings.state_dir, settings.org)
     failed = outcome.exit_code not in (ExitCode.OK, ExitCode.INTERRUPTED)
-    error = redact(outcome.error or "unknown error") if failed else None
+    # The error may quote the Hub: encodable, so that the health file can always be written.
+    error = encodable(redact(outcome.error or "unknown error")) if failed else None
     health = health_store.load().record(_last_poll(outcome, duration), error=error, gap=outcome.report.gap is not None)
     try:
         health_store.save(health)
         write_metrics(settings.metrics_path, health)
-    except OSError as exc:
-        log.warning("could not write the health or metrics file: %s", exc.strerror or exc)
+    except (OSError, ValueError) as exc:
+        log.warning("could not write the health or metrics file: %s", getattr(exc, "strerror", None) or exc)
 
 
 def _log_summary(log: logging.Logger, outcome: PollOutcome, duration: float, dry_run: bool) -> None:

@@ -8,7 +8,6 @@ it is not older than the window: that catches late arrivals without keeping ever
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from .atomic import atomic_write
 from .errors import LockedError, StateError
 from .events import format_time, parse_time
+from .statefiles import OrgFiles
 
 
 class Checkpoint(BaseModel):
@@ -46,13 +46,14 @@ class Checkpoint(BaseModel):
 
 
 class StateStore:
-    """Reads and writes `<state_dir>/<org>.json`; `lock()` guards a whole poll."""
+    """Reads and writes the checkpoint (`<state_dir>/<org>.json`); `lock()` guards a whole poll."""
 
     def __init__(self, state_dir: Path, org: str, lock_timeout: float) -> None:
         self.state_dir = state_dir
         self.org = org
-        self.path = state_dir / f"{org}.json"
-        self._lock = filelock.FileLock(state_dir / f"{org}.lock", timeout=lock_timeout)
+        self.files = OrgFiles(state_dir, org)
+        self.path = self.files.checkpoint
+        self._lock = filelock.FileLock(self.files.lock, timeout=lock_timeout)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -77,10 +78,9 @@ class StateStore:
     def _remove_stale_temp_files(self) -> None:
         """Temp files of a poll killed mid-write (atomic_write names them `.<file>.<random>.tmp`);
         every write of these files happens under this lock, so none is in use now."""
-        names = "|".join(re.escape(f"{self.org}{suffix}") for suffix in (".json", ".health.json", ".prom"))
-        stale = re.compile(rf"^\.(?:{names})\.[A-Za-z0-9_]{{8}}\.tmp$")
+        stale = self.files.stale_temp_file()
         for entry in self.state_dir.iterdir():
-            if stale.match(entry.name):
+            if stale.fullmatch(entry.name):
                 with contextlib.suppress(OSError):
                     entry.unlink()
 

@@ -185,7 +185,7 @@ def test_state_commands_wait_for_a_running_poll(poll, hub, state_dir, tmp_path):
 def test_dry_run_prints_but_commits_nothing(poll, state_dir, export_events):
     run = poll("--dry-run")
     assert len(run.event_ids) == len(export_events)
-    assert not (state_dir / f"{ORG}.json").exists() and not (state_dir / f"{ORG}.health.json").exists()
+    assert not (state_dir / f"{ORG}.json").exists() and not (state_dir / f"{ORG}.health").exists()
     assert len(poll().event_ids) == len(export_events)
 
 

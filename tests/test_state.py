@@ -101,8 +101,9 @@ def test_state_file_is_plain_json(tmp_path):
 def test_temp_files_of_a_killed_write_are_removed_under_the_lock(tmp_path):
     s = store(tmp_path)
     (tmp_path / "state").mkdir()
-    leftovers = [".acme.json.abcd1234.tmp", ".acme.health.json.x_y_z_12.tmp", ".acme.prom.qwertyui.tmp"]
-    others = [".acme.x.json.abcd1234.tmp", "acme.json", ".other.json.abcd1234.tmp"]
+    leftovers = [".acme.json.abcd1234.tmp", ".acme.health.x_y_z_12.tmp", ".acme.prom.qwertyui.tmp"]
+    # The last is a temp file of the checkpoint of organization `acme.health`: not acme's.
+    others = [".acme.x.json.abcd1234.tmp", "acme.json", ".other.json.abcd1234.tmp", ".acme.health.json.x_y_z_12.tmp"]
     for name in leftovers + others:
         (tmp_path / "state" / name).write_text("x")
     with s.lock():
