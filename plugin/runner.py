@@ -28,6 +28,7 @@ _OUTCOMES = {
     ExitCode.DATA: "data_error",
     ExitCode.STATE: "state_error",
     ExitCode.LOCKED: "locked",
+    ExitCode.OUTPUT: "output_error",
     ExitCode.INTERRUPTED: "interrupted",
     ExitCode.INTERNAL: "internal_error",
 }
@@ -83,8 +84,11 @@ def _poll_locked(
             store.save(updated)
     except HfAuditError as exc:
         return PollOutcome(exc.exit_code, poll.last_report or report, exc.message)
-    code = ExitCode.INTERRUPTED if report.interrupted else ExitCode.OK
-    return PollOutcome(code, report)
+    if report.interrupted:
+        return PollOutcome(ExitCode.INTERRUPTED, report)
+    if report.output_error:
+        return PollOutcome(ExitCode.OUTPUT, report, report.output_error)
+    return PollOutcome(ExitCode.OK, report)
 
 
 def _last_poll(outcome: PollOutcome, duration: float) -> LastPoll:
@@ -99,8 +103,10 @@ def _last_poll(outcome: PollOutcome, duration: float) -> LastPoll:
         exported=report.exported,
         new=report.new,
         emitted=report.emitted,
+        unconfirmed=report.unconfirmed,
         already_seen=report.already_seen,
         late=report.late,
+        future=report.future,
         malformed=report.malformed,
         bytes=fetch.bytes_read,
         retries=fetch.retries,

@@ -94,6 +94,7 @@ class Settings(BaseModel):
     state_dir: Path
     backfill: Backfill = Backfill(mode="all")
     lookback: timedelta = timedelta(hours=24)
+    clock_skew: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0), le=timedelta(days=1))
     deadline: timedelta = timedelta(seconds=240)
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
