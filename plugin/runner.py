@@ -85,7 +85,7 @@ def _poll_locked(
     except HfAuditError as exc:
         return PollOutcome(exc.exit_code, poll.last_report or report, exc.message)
     if report.interrupted:
-        return PollOutcome(ExitCode.INTERRUPTED, report)
+        return PollOutcome(ExitCode.INTERRUPTED, report, report.output_error)
     if report.output_error:
         return PollOutcome(ExitCode.OUTPUT, report, report.output_error)
     return PollOutcome(ExitCode.OK, report)
