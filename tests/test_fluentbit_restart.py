@@ -33,10 +33,9 @@ from hf_audit.simhub.server import SimulatedHub
 from test_clickhouse_fluentbit import pipeline_config
 
 BACKFILL = 20_000
-# Each Fluent Bit in turn is stopped once this many events are in ClickHouse (mid-output: the
-# poller prints the backfill as fast as Fluent Bit takes it) and this many seconds more; the last
-# one is left to finish the backfill.
-STOP_POINTS = ((1, 0.0), (6_000, 0.3), (12_000, 0.0), (16_000, 0.7))
+# Each Fluent Bit in turn is stopped once its poller has printed this many bytes (about 2 KB a
+# line); the last one is left to finish the backfill.
+STOP_POINTS = (3_000_000, 12_000_000, 600_000, 7_000_000)
 FINISH_LIMIT = 240.0  # an upper bound for waiting, not a speed claim
 
 
@@ -56,7 +55,8 @@ def fluent_bit_binary() -> str:
 
 
 def exec_children(pid: int) -> list[int]:
-    """Process groups of the commands Fluent Bit's exec input started (it makes each a group leader)."""
+    """Child processes of `pid`: for Fluent Bit, the `/bin/sh -c` its exec input started, each the
+    leader of its own process group, with the poller as the shell's child."""
     children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -67,6 +67,36 @@ def exec_children(pid: int) -> list[int]:
             if int(fields[1]) == pid:  # ppid
                 children.append(int(entry.name))
     return children
+
+
+def printed_bytes(pid: int, state_dir: Path) -> int | None:
+    """Bytes the poller has written to stdout so far: all it wrote (/proc/<pid>/io) less its spool
+    file (an unnamed temp file in the state directory), which it writes whole before printing.
+    None once it has exited."""
+    try:
+        written = int(dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())["wchar"])
+        spool = 0
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            if os.readlink(fd).startswith(str(state_dir)) and os.readlink(fd).endswith("(deleted)"):
+                spool = fd.stat().st_size
+    except (OSError, KeyError, ValueError):
+        return None
+    return written - spool
+
+
+def wait_for_printing(fluent_bit: subprocess.Popen[bytes], target: int, state_dir: Path, limit: float = 90.0) -> None:
+    """Return once Fluent Bit's poller has printed `target` bytes, or has exited after printing."""
+    deadline = time.monotonic() + limit
+    seen_poller = False
+    while time.monotonic() < deadline and fluent_bit.poll() is None:
+        for pid in (poller for shell in exec_children(fluent_bit.pid) for poller in exec_children(shell)):
+            progress = printed_bytes(pid, state_dir)
+            seen_poller = seen_poller or progress is not None
+            if progress is not None and progress >= target:
+                return
+        if seen_poller and not exec_children(fluent_bit.pid):
+            return  # the poll ended before reaching the target: stop between polls
+        time.sleep(0.005)
 
 
 def summaries(log: str) -> list[dict[str, str]]:
@@ -116,11 +146,7 @@ def run_with_restarts(work: Path, how: str) -> Restarts:
                             time.sleep(0.5)  # two more polls: nothing is left to re-send
                         time.sleep(2.0)  # their flush
                         continue
-                    stored, extra = stop_after
-                    deadline = time.monotonic() + 90
-                    while distinct() < stored and time.monotonic() < deadline and fluent_bit.poll() is None:
-                        time.sleep(0.05)
-                    time.sleep(extra)
+                    wait_for_printing(fluent_bit, stop_after, work / "state")
                     if how == "sigkill":
                         fluent_bit.kill()
                     else:  # systemctl restart: the whole control group at once
