@@ -3,8 +3,10 @@
 The shipped service, parser and exec input with the shipped ClickHouse output, as in
 tests/test_clickhouse_fluentbit.py, backfill 20,000 events. Fluent Bit is stopped at several points
 of that backfill and started again on the same storage path (filesystem buffering), as an operator
-or systemd would: SIGKILL to Fluent Bit alone (a crash, the OOM killer), and SIGTERM to Fluent Bit
-and the poller together (`systemctl restart`, which signals the whole control group). Sinks fold
+or systemd would: SIGKILL to Fluent Bit alone (a crash, the OOM killer), SIGTERM to Fluent Bit
+alone (it stops taking records at once and signals the poller only at the end of its grace
+period), and SIGTERM to Fluent Bit and the poller together (`systemctl restart`, which signals
+the whole control group). Sinks fold
 re-sent events by id, so the table is counted by distinct id: every event must be there.
 """
 
@@ -36,6 +38,7 @@ BACKFILL = 20_000
 # Each Fluent Bit in turn is stopped once its poller has printed this many bytes (about 2 KB a
 # line); the last one is left to finish the backfill.
 STOP_POINTS = (3_000_000, 12_000_000, 600_000, 7_000_000)
+STOP_TIMEOUT = 15.0
 FINISH_LIMIT = 240.0  # an upper bound for waiting, not a speed claim
 
 
@@ -111,7 +114,7 @@ def run_with_restarts(work: Path, how: str) -> Restarts:
     binary = fluent_bit_binary()
     user, password = "hf_audit_writer", secrets.token_urlsafe(16)
     events = generate_events(BACKFILL, seed=909, end=datetime.now(timezone.utc) - timedelta(minutes=2), span=timedelta(days=5), org=ORG)
-    database = f"hf_audit_{how}"
+    database = f"hf_audit_{how.replace('-', '_')}"
     log = work / "fluent-bit.log"
     with (
         ChdbHttpEndpoint(work / "chdb", user=user, password=password, keep_bodies=True) as endpoint,
@@ -149,10 +152,20 @@ def run_with_restarts(work: Path, how: str) -> Restarts:
                     wait_for_printing(fluent_bit, stop_after, work / "state")
                     if how == "sigkill":
                         fluent_bit.kill()
-                    else:  # systemctl restart: the whole control group at once
+                    elif how == "sigterm-both":  # systemctl restart: the whole control group at once
                         for group in exec_children(fluent_bit.pid):
                             os.killpg(group, signal.SIGTERM)
                         fluent_bit.terminate()
+                    else:
+                        # Fluent Bit alone: it stops taking records at once (dropping one a second
+                        # from the pipe) and signals the poller only when its grace period is over;
+                        # with lines left in the pipe it then takes minutes to exit, so it is
+                        # killed after STOP_TIMEOUT, as systemd does after TimeoutStopSec.
+                        fluent_bit.terminate()
+                        try:
+                            fluent_bit.wait(timeout=STOP_TIMEOUT)
+                        except subprocess.TimeoutExpired:
+                            fluent_bit.kill()
                     fluent_bit.wait(timeout=60)
                 finally:
                     stop(fluent_bit)
@@ -162,10 +175,10 @@ def run_with_restarts(work: Path, how: str) -> Restarts:
         return Restarts(distinct(), posted, summaries(text), text)
 
 
-@pytest.fixture(scope="module", params=["sigkill", "sigterm-both"])
+@pytest.fixture(scope="module", params=["sigkill", "sigterm-both", "sigterm-fluent-bit"])
 def restarts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Restarts]]:
     fluent_bit_binary()
-    yield request.param, run_with_restarts(tmp_path_factory.mktemp(f"fb-restart-{request.param}"), request.param.split("-")[0])
+    yield request.param, run_with_restarts(tmp_path_factory.mktemp(f"fb-restart-{request.param}"), request.param)
 
 
 def test_every_event_reaches_clickhouse_after_fluent_bit_is_stopped_mid_backfill(restarts: tuple[str, Restarts]) -> None:
