@@ -72,6 +72,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("state_dir", "--state-dir", "HF_AUDIT_STATE_DIR", "$XDG_STATE_HOME/hf-audit or ~/.local/state/hf-audit", "directory of the checkpoints, health and metrics files"),
     Option("backfill", "--backfill", "HF_AUDIT_BACKFILL", "all", "what the first poll emits: all, none, or a window such as 7d", Backfill.parse),
     Option("lookback", "--lookback", "HF_AUDIT_LOOKBACK", "24h", "how late an event may appear in the export and still be emitted", parse_duration),
+    Option("clock_skew", "--clock-skew", "HF_AUDIT_CLOCK_SKEW", "5m", "how far past this machine's clock the watermark may go; later events are printed once, counted as future (at most 1d)", parse_duration),
     Option("deadline", "--deadline", "HF_AUDIT_DEADLINE", "240s", "a poll gives up after this long, retries included; keep it below Interval_Sec", parse_duration),
     Option("connect_timeout", "--connect-timeout", "HF_AUDIT_CONNECT_TIMEOUT", "10s", "time to connect to the Hub", _seconds),
     Option("read_timeout", "--read-timeout", "HF_AUDIT_READ_TIMEOUT", "60s", "time without a byte from the Hub before a read fails", _seconds),
@@ -151,6 +152,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         sub = state_commands.add_parser(name, help=help_text, allow_abbrev=False)
         if name == "set-watermark":
             sub.add_argument("time", help="RFC 3339 time, e.g. 2026-11-01T00:00:00Z")
+            sub.add_argument("--force", action="store_true", help="accept a time in the future (the poller then emits nothing until then)")
         if name != "show":
             sub.add_argument("--yes", action="store_true", help="confirm")
         _add_settings(sub, suppress=True)
@@ -214,7 +216,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         fmt=_logging_choice(args, env, "log_format", "logfmt"),  # type: ignore[arg-type]
     )
     stop = StopSignal()
-    previous = signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C and a closed terminal stop the reader too, as Fluent Bit's shutdown does: all three
+    # stop the poll the same way, committing only what the reader can have stored.
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
         if args.command == "check":
             verdicts = check.run_checks(lambda: _register(load_settings(args, env), redactor), args.fluent_bit_config)
@@ -239,7 +243,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         log.debug("traceback", exc_info=True)
         return ExitCode.INTERNAL
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _register(settings: Settings, redactor: Redactor) -> Settings:
@@ -257,7 +262,7 @@ def _state_command(args: argparse.Namespace, settings: Settings) -> int:
             when: datetime = parse_time(args.time)
         except ValueError:
             raise UsageError(f"not an RFC 3339 time: {args.time!r} (e.g. 2026-11-01T00:00:00Z)") from None
-        statecmd.set_watermark(settings, when, sys.stdout, confirmed=args.yes)
+        statecmd.set_watermark(settings, when, sys.stdout, confirmed=args.yes, force=args.force)
     return ExitCode.OK
 
 

@@ -18,7 +18,8 @@ class ExitCode(IntEnum):
     DATA = 6  # the Hub answered with something that is not a complete JSON array
     STATE = 7  # the checkpoint cannot be read or written
     LOCKED = 8  # another poll of the same organization holds the lock
-    INTERRUPTED = 143  # SIGTERM: what was printed is committed, the rest waits for the next poll
+    OUTPUT = 9  # stdout's reader went away or got stuck: what it may not have stored is printed again next poll
+    INTERRUPTED = 143  # SIGTERM, SIGINT or SIGHUP: what the reader took in is committed, the rest waits for the next poll
 
 
 class HfAuditError(Exception):

@@ -14,7 +14,7 @@ the model. tests/test_events.py checks that both ways give the same event.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
@@ -24,6 +24,10 @@ from .stream import TooDeep
 # ASCII digits only (\d alone takes any script's digits), matched whole with fullmatch: `$` would
 # let a trailing newline through into eventTime.
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
+# Event times a poll accepts: the Hub's audit log cannot predate 2000, and a date a century ahead
+# of this machine's clock is no clock skew. Anything outside is a malformed event (poll.py).
+EARLIEST_EVENT_TIME = "2000-01-01T00:00:00.000Z"
+LATEST_EVENT_AHEAD = timedelta(days=36525)  # 100 years
 _LENIENT = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True)
 
 # An optional field sent as null is read as absent: a Hub that writes null where it usually leaves
@@ -199,6 +203,22 @@ def _is_utf8_text(value: object) -> bool:
     try:
         value.encode()
     except UnicodeEncodeError:
+        return False
+    return True
+
+
+def sane_time_window(now: datetime) -> tuple[str, str]:
+    """The earliest and latest event time a poll at `now` accepts, in the canonical form."""
+    return EARLIEST_EVENT_TIME, format_time(now + LATEST_EVENT_AHEAD)
+
+
+def is_canonical_time(value: str) -> bool:
+    """RFC 3339 UTC with milliseconds and a Z, and a real calendar time: the form kept in the checkpoint."""
+    if not _CANONICAL_TIME.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value[:-1])
+    except ValueError:
         return False
     return True
 

@@ -25,8 +25,10 @@ class LastPoll(BaseModel):
     exported: int = 0
     new: int = 0
     emitted: int = 0
+    unconfirmed: int = 0
     already_seen: int = 0
     late: int = 0
+    future: int = 0
     malformed: int = 0
     bytes: int = 0
     retries: int = 0

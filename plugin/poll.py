@@ -4,8 +4,14 @@ Nothing is printed until the export has been read and parsed (to its end, or on 
 export down to the lookback window), so a download that fails midway prints nothing and the next
 poll starts from the same checkpoint. New events are spooled to a temp
 file while the body streams in, then printed oldest first; the checkpoint is committed after the
-lines are flushed. On SIGTERM while printing, the current batch of whole lines is finished and exactly what was
-printed is committed.
+lines are flushed and the reader has taken them out of the pipe. On a stop signal (SIGTERM, SIGINT,
+SIGHUP) or when the reader goes away, printing stops between whole lines and only what the reader
+can have stored is committed (see output.py): the rest is printed again by the next poll.
+
+Times: an event dated before 2000 or more than a century after this machine's clock cannot be
+real and is skipped as malformed. One dated after the clock plus HF_AUDIT_CLOCK_SKEW is printed
+(once: its id is remembered) and counted as `future`, but never moves the watermark there: the
+watermark never passes the clock plus the skew, or one bogus date would hide every later event.
 """
 
 from __future__ import annotations
@@ -15,20 +21,21 @@ import errno
 import hashlib
 import logging
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from .client import ExportClient, FetchStats
 from .enrich import IpEnricher
 from .errors import Interrupted, StateError
-from .events import MalformedEvent, format_time, parse_event, parse_time
+from .events import MalformedEvent, format_time, parse_event, parse_time, sane_time_window
 from .normalize import RecordContext, compact_json, normalize, to_line
-from .output import LineWriter
+from .output import LineWriter, Stopped
 from .settings import Settings
 from .state import Checkpoint
 
@@ -46,17 +53,20 @@ def _unchanged(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class StopSignal:
-    """SIGTERM handler state. Before printing starts, stop at once (nothing to undo); while
-    printing or committing, finish the current batch and commit what was printed."""
+    """Handler of SIGTERM, SIGINT and SIGHUP alike. Before printing starts, stop at once (nothing
+    to undo); while printing or committing, stop between whole lines and commit what the reader
+    can have stored."""
 
     def __init__(self) -> None:
         self.requested = False
         self.printing = False
+        self.name = ""  # the signal's name, once one arrived
 
     def __call__(self, signum: int, frame: object) -> None:
         self.requested = True
+        self.name = self.name or signal.Signals(signum).name
         if not self.printing:
-            raise Interrupted("stopped by a signal before any event was printed; the checkpoint is unchanged")
+            raise Interrupted(f"stopped by {self.name} before any event was printed; the checkpoint is unchanged")
 
 
 @dataclass
@@ -65,10 +75,13 @@ class PollReport:
     new: int = 0
     already_seen: int = 0
     late: int = 0
+    future: int = 0  # new events dated after the clock plus the skew: printed, the watermark stays
     malformed: int = 0
     not_backfilled: int = 0
     duplicates_in_export: int = 0
     emitted: int = 0
+    unconfirmed: int = 0  # printed, but not committed: the reader may not have stored them
+    output_error: str | None = None  # the reader went away or got stuck
     oldest: str | None = None
     newest: str | None = None
     gap: tuple[str, str] | None = None
@@ -145,6 +158,7 @@ class Dedupe:
     """Decides, from the checkpoint alone, whether an event was handled by an earlier poll."""
 
     def __init__(self, checkpoint: Checkpoint | None, settings: Settings, now: datetime) -> None:
+        self.horizon = format_time(now + settings.clock_skew)
         self.first_poll = checkpoint is None
         self.seen = checkpoint.seen if checkpoint else {}
         self.watermark = checkpoint.watermark if checkpoint else None
@@ -167,6 +181,9 @@ class Dedupe:
     def is_late(self, event_time: str) -> bool:
         return self.watermark is not None and event_time <= self.watermark
 
+    def is_future(self, event_time: str) -> bool:
+        return event_time > self.horizon
+
 
 class Poll:
     """One poll's work, given the checkpoint; the caller holds the lock and saves what it returns."""
@@ -182,6 +199,7 @@ class Poll:
         self.last_report: PollReport | None = None  # kept when a download fails midway, for the summary
 
     def run(self, checkpoint: Checkpoint | None, now: datetime) -> tuple[PollReport, Checkpoint]:
+        checkpoint = self._watermark_within_clock(checkpoint, now)
         report, spool, handled, malformed_keys = self._download(checkpoint, now)
         try:
             self._warn_about_gap(checkpoint, report)
@@ -209,6 +227,7 @@ class Poll:
         max_line_bytes = settings.max_line_bytes
         # Without databases the record goes straight to its line: the hot path pays nothing.
         enrich = self.enricher.apply if self.enricher is not None else _unchanged
+        earliest, latest = sane_time_window(now)
         result: dict[str, object] = {}
 
         def consume(items: Iterator[object]) -> None:
@@ -224,21 +243,29 @@ class Poll:
             ids_this_export: set[str] = set()
             descending = True
             result.update(report=report, spool=spool, handled=handled, malformed=malformed)
+            def skip_malformed(item: object, exc: MalformedEvent) -> None:
+                report.malformed += 1
+                text = exc.text or compact_json(item)
+                key = exc.event_id or "sha1:" + hashlib.sha1(text.encode()).hexdigest()[:20]
+                malformed[key] = reported.get(key, format_time(now))
+                if key not in reported:
+                    self.log.warning(
+                        "skipped malformed event %s: %s; event: %s", exc.event_id or "(no _id)", exc.reason, text[:500]
+                    )
+
             for item in items:
                 report.exported += 1
                 try:
                     event = parse_event(item)
                 except MalformedEvent as exc:
-                    report.malformed += 1
-                    text = exc.text or compact_json(item)
-                    key = exc.event_id or "sha1:" + hashlib.sha1(text.encode()).hexdigest()[:20]
-                    malformed[key] = reported.get(key, format_time(now))
-                    if key not in reported:
-                        self.log.warning(
-                            "skipped malformed event %s: %s; event: %s", exc.event_id or "(no _id)", exc.reason, text[:500]
-                        )
+                    skip_malformed(item, exc)
                     continue
                 event_id, event_time = event["_id"], event["createdAt"]
+                if not earliest <= event_time <= latest:
+                    # Text in the canonical form sorts in time order: no datetime needed.
+                    reason = f"createdAt {event_time} is outside the plausible range {earliest} to {latest}"
+                    skip_malformed(item, MalformedEvent(reason, event_id))
+                    continue
                 if event_id in ids_this_export:
                     report.duplicates_in_export += 1
                     continue
@@ -253,6 +280,7 @@ class Poll:
                 if verdict == "new":
                     report.new += 1
                     report.late += dedupe.is_late(event_time)
+                    report.future += dedupe.is_future(event_time)
                     spool.add(event_time, event_id, to_line(enrich(normalize(event, item, ctx)), max_line_bytes))  # type: ignore[arg-type]
                 elif verdict == "old" and descending and report.exported > MIN_DESCENDING_RUN:
                     # Newest first all along, and this one is behind the window: so is the rest.
@@ -284,12 +312,13 @@ class Poll:
             )
 
     def _print(self, spool: Spool, report: PollReport) -> list[tuple[str, str]]:
-        """Print the spooled lines oldest first; return the (id, time) of each line delivered
-        whole. A closed stdout (Fluent Bit went away) stops printing; SIGTERM too, after the
-        current batch."""
+        """Print the spooled lines oldest first and wait until the reader has taken them; return
+        the (id, time) of each line the reader has taken in. A stop signal or a reader that goes
+        away stops printing between whole lines; the last lines then count as not taken in."""
         writer = LineWriter(self.out_fd, self.settings.max_line_bytes, lambda: self.stop.requested)
         order: list[tuple[str, str]] = []
         self.stop.printing = True
+        reader_at_risk = False
         try:
             for event_time, event_id, line in spool.in_time_order():
                 if self.stop.requested:
@@ -297,14 +326,30 @@ class Poll:
                 writer.write(line)
                 order.append((event_id, event_time))
             writer.flush()
+            writer.wait_until_read()
+        except Stopped:
+            pass
         except (BrokenPipeError, TimeoutError) as exc:
-            self.log.error(
-                "stdout stopped taking lines after %d of %d events (%s); the rest will be sent next poll",
-                writer.written, len(spool), exc,
-            )
+            reader_at_risk = True
+            report.output_error = f"stdout's reader {'went away' if isinstance(exc, BrokenPipeError) else 'got stuck'} ({exc})"
+        reader_at_risk = reader_at_risk or self.stop.requested
+        delivered = writer.delivered(reader_at_risk=reader_at_risk)
         report.emitted = writer.written
+        report.unconfirmed = writer.written - delivered
         report.interrupted = self.stop.requested
-        return order[: writer.written]
+        if reader_at_risk:
+            what = report.output_error or f"stopped by {self.stop.name or 'a signal'}"
+            message = (
+                f"{what} after {writer.written} of {len(spool)} new events were printed; {delivered} are "
+                f"committed, the other {len(spool) - delivered} will be printed by the next poll"
+            )
+            if report.unconfirmed:
+                message += f" ({report.unconfirmed} of them again: the reader may not have stored them; sinks fold them by id)"
+            if report.output_error:
+                report.output_error = message
+            else:
+                self.log.warning("%s", message)
+        return order[:delivered]
 
     def _advance(
         self,
@@ -317,13 +362,27 @@ class Poll:
         """The checkpoint after this poll: everything printed or deliberately skipped is handled."""
         base = checkpoint or Checkpoint(org=self.settings.org, floor=self._first_poll_floor(now))
         seen = {**base.seen, **handled, **dict(printed)}
-        times = [t for t in (base.watermark, *handled.values()) if t]
-        if printed:
-            times.append(printed[-1][1])  # printed in time order: the last is the newest
+        horizon = format_time(now + self.settings.clock_skew)
+        # A future event is remembered by its id (in `seen`) until the clock passes it, but never
+        # moves the watermark past the clock: that would turn every later event into an old one.
+        times = [t for t in (base.watermark, *handled.values(), *(t for _, t in printed)) if t and t <= horizon]
         updated = base.model_copy(
             update={"watermark": max(times) if times else None, "seen": seen, "reported_malformed": malformed}
         )
         return updated.pruned(self.settings.lookback)
+
+    def _watermark_within_clock(self, checkpoint: Checkpoint | None, now: datetime) -> Checkpoint | None:
+        """A checkpoint from before this rule may hold a far-future watermark, which hides every
+        event: it is taken back to the clock plus the skew (events it hid are printed again, or
+        for the first time; sinks fold repeats by id)."""
+        horizon = format_time(now + self.settings.clock_skew)
+        if checkpoint is None or checkpoint.watermark is None or checkpoint.watermark <= horizon:
+            return checkpoint
+        self.log.warning(
+            "the checkpoint's watermark %s is later than this machine's clock plus %s; taken as %s",
+            checkpoint.watermark, _duration_text(self.settings.clock_skew), horizon,
+        )
+        return checkpoint.model_copy(update={"watermark": horizon})
 
     def _first_poll_floor(self, now: datetime) -> str | None:
         window = self.settings.backfill.window
@@ -331,6 +390,12 @@ class Poll:
 
     def _warn_about_clock(self, report: PollReport, now: datetime) -> None:
         """Event times are the Hub's; the backfill window and lag use this machine's clock."""
+        if report.future:
+            self.log.warning(
+                "%d new events are dated after this machine's clock plus %s (the newest %s): each is printed "
+                "once, but the watermark stays at the clock. A Hub clock ahead of this one, or bogus dates",
+                report.future, _duration_text(self.settings.clock_skew), report.newest,
+            )
         if report.newest is None:
             return
         report.lag_seconds = (now - parse_time(report.newest)).total_seconds()
@@ -340,3 +405,7 @@ class Poll:
                 "behind? Lag figures and the backfill window will be off",
                 report.newest, -report.lag_seconds,
             )
+
+
+def _duration_text(value: timedelta) -> str:
+    return f"{value.total_seconds():g} s"

@@ -30,6 +30,7 @@ _OUTCOMES = {
     ExitCode.DATA: "data_error",
     ExitCode.STATE: "state_error",
     ExitCode.LOCKED: "locked",
+    ExitCode.OUTPUT: "output_error",
     ExitCode.INTERRUPTED: "interrupted",
     ExitCode.INTERNAL: "internal_error",
 }
@@ -97,8 +98,11 @@ def _poll_locked(
         log.debug("traceback", exc_info=True)
         message = f"internal error ({type(exc).__name__}): {exc}; rerun with HF_AUDIT_LOG_LEVEL=debug for details"
         return PollOutcome(ExitCode.INTERNAL, poll.last_report or report, message)
-    code = ExitCode.INTERRUPTED if report.interrupted else ExitCode.OK
-    return PollOutcome(code, report)
+    if report.interrupted:
+        return PollOutcome(ExitCode.INTERRUPTED, report, report.output_error)
+    if report.output_error:
+        return PollOutcome(ExitCode.OUTPUT, report, report.output_error)
+    return PollOutcome(ExitCode.OK, report)
 
 
 def _last_poll(outcome: PollOutcome, duration: float) -> LastPoll:
@@ -113,8 +117,10 @@ def _last_poll(outcome: PollOutcome, duration: float) -> LastPoll:
         exported=report.exported,
         new=report.new,
         emitted=report.emitted,
+        unconfirmed=report.unconfirmed,
         already_seen=report.already_seen,
         late=report.late,
+        future=report.future,
         malformed=report.malformed,
         bytes=fetch.bytes_read,
         retries=fetch.retries,

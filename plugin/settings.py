@@ -117,6 +117,7 @@ class Settings(BaseModel):
     state_dir: Path
     backfill: Backfill = Backfill(mode="all")
     lookback: timedelta = timedelta(hours=24)
+    clock_skew: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0), le=timedelta(days=1))
     deadline: timedelta = timedelta(seconds=240)
     connect_timeout: float = Field(default=10.0, gt=0, le=MAX_WAIT_SECONDS)
     read_timeout: float = Field(default=60.0, gt=0, le=MAX_WAIT_SECONDS)

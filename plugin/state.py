@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Literal
 
 import filelock
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 
 from .atomic import atomic_write
 from .errors import LockedError, StateError
-from .events import format_time, parse_time
+from .events import format_time, is_canonical_time, parse_time
 from .statefiles import OrgFiles
 
 
@@ -30,11 +30,22 @@ class Checkpoint(BaseModel):
     seen: dict[str, str] = {}  # event _id -> eventTime, for events within the lookback window
     reported_malformed: dict[str, str] = {}  # malformed items still in the export, reported once
 
+    @field_validator("watermark", "floor")
+    @classmethod
+    def _canonical_time(cls, value: str | None) -> str | None:
+        # Compared as text, a time in another form (or none at all) would silently emit nothing.
+        if value is not None and not is_canonical_time(value):
+            raise ValueError(f"not a time of the form 2026-11-01T00:00:00.000Z: {value[:40]!r}")
+        return value
+
     def window_start(self, lookback: timedelta) -> str | None:
         """Events older than this are taken as handled by an earlier poll."""
         if self.watermark is None:
             return self.floor
-        start = format_time(parse_time(self.watermark) - lookback)
+        try:
+            start = format_time(parse_time(self.watermark) - lookback)
+        except OverflowError:  # a window reaching back before year 1 starts at the floor
+            return self.floor
         return max(start, self.floor) if self.floor else start
 
     def pruned(self, lookback: timedelta) -> Checkpoint:
@@ -95,8 +106,10 @@ class StateStore:
         try:
             checkpoint = Checkpoint.model_validate_json(text)
         except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in error["loc"])
             raise StateError(
-                f"the checkpoint {self.path} is corrupt ({exc.errors(include_url=False)[0]['msg']}); "
+                f"the checkpoint {self.path} is corrupt ({where + ': ' if where else ''}{error['msg']}); "
                 "nothing was polled. Restore it from a backup, or move it aside to backfill again "
                 "(sinks fold re-sent events by id)"
             ) from None

@@ -5,7 +5,7 @@ Each command takes the same lock as a poll, so it never races one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
 import orjson
@@ -55,13 +55,21 @@ def reset(settings: Settings, out: TextIO, *, confirmed: bool) -> None:
     out.write(f"checkpoint {store.path} {'removed' if removed else 'did not exist'}\n")
 
 
-def set_watermark(settings: Settings, when: datetime, out: TextIO, *, confirmed: bool) -> None:
+def set_watermark(settings: Settings, when: datetime, out: TextIO, *, confirmed: bool, force: bool = False) -> None:
     """Re-emit (or skip) from `when` on: events older than it are never emitted again, newer ones are
     emitted on the next poll unless remembered; sinks fold re-sent events by id."""
     if not confirmed:
         raise UsageError("`state set-watermark` changes what the next poll emits. Pass --yes to do it")
-    store = _store(settings)
+    now = datetime.now(timezone.utc)
     moment = format_time(when)
+    if when > now and not force:
+        raise UsageError(
+            f"{moment} is in the future (this machine's clock says {format_time(now)}): no event older "
+            "than it would be emitted until then. Pass --force to do it anyway"
+        )
+    if not 1 <= when.year <= 9998:
+        raise UsageError(f"{moment} is out of range")
+    store = _store(settings)
     with store.lock():
         checkpoint = store.load() or Checkpoint(org=settings.org)
         updated = checkpoint.model_copy(
