@@ -110,7 +110,7 @@ def test_a_checkpoint_frozen_in_the_future_is_taken_back_to_the_clock(hub, state
 def test_future_events_are_counted_in_the_health_file_and_the_metrics(hub, state_dir, tmp_path):
     hub.add_events([event_at(FAR_FUTURE, seed=1), event_at("2098-01-01T00:00:00.000Z", seed=5)])
     json_poll(hub, state_dir, tmp_path)
-    health = json.loads((state_dir / f"{ORG}.health.json").read_text())
+    health = json.loads((state_dir / f"{ORG}.health").read_text())
     assert health["last_poll"]["future"] == 2
     assert f'hf_audit_last_poll_events_future{{org="{ORG}"}} 2.0' in (state_dir / f"{ORG}.prom").read_text()
 
