@@ -118,8 +118,10 @@ def render_yaml(orgs: Sequence[Organization], *, config_dir: str, inputs_only: b
             f"  # - {config_dir}monitoring.yaml", "",
         ]
     lines += ["pipeline:", "  inputs:"]
-    for org in orgs:
+    for number, org in enumerate(orgs):
         settings = input_settings(org)
+        if number:
+            lines.append("")
         lines.append(f"    - {settings[0][0]}: {_yaml_value(settings[0][1])}")
         lines += [f"      {key}: {_yaml_value(value)}" for key, value in settings[1:]]
     return "\n".join(lines) + "\n"

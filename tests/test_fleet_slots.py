@@ -6,6 +6,7 @@ No Fluent Bit needed: the slots are flock(2) locks, tested across real processes
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -97,7 +98,7 @@ def test_waiting_gives_up_after_the_timeout(tmp_path: Path) -> None:
 
 
 def test_the_slot_files_are_named_so_no_organization_can_clash(tmp_path: Path) -> None:
-    PollSlots(str(tmp_path), 2).try_acquire()
+    PollSlots(str(tmp_path), 1).try_acquire()
     (name,) = [p.name for p in tmp_path.iterdir()]
     assert name == slot_file_name(1) == "_poll-slot-1.lock"
     with pytest.raises(ValueError):
@@ -206,10 +207,11 @@ def test_a_poll_that_waits_too_long_does_nothing_and_says_so(hub, state_dir: Pat
 def test_a_waiting_poll_ends_at_once_on_sigterm(hub, state_dir: Path, tmp_path: Path) -> None:
     holder = hold_slot(state_dir, 1)
     env = poller_env(hub.url, state_dir, tmp_path, HF_AUDIT_POLL_SLOTS="1")
-    poll = subprocess.Popen(["/bin/sh", "-c", "hf-audit-poll"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # As Fluent Bit does: its own process group, SIGTERM to the whole group at shutdown.
+    poll = subprocess.Popen(["/bin/sh", "-c", "hf-audit-poll"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         time.sleep(1.0)
-        poll.terminate()
+        os.killpg(poll.pid, signal.SIGTERM)
         stdout, _ = poll.communicate(timeout=10)
     finally:
         holder.kill()
