@@ -36,7 +36,17 @@ from process_memory import TreeMemorySampler
 FLB_DIR = REPO / "fluent-bit"
 DATABASE = "hf_audit_fleet"
 DROP_LOG_LINE = "could not enqueue records into the ring buffer"
-STALL_SECONDS = 60  # no new row for this long, after some arrived: stop waiting
+STALL_LUA = """
+stalled = false
+function stall_once(tag, timestamp, record)
+    if not stalled then
+        stalled = true
+        os.execute("sleep SECONDS")
+    end
+    return 0, timestamp, record
+end
+"""
+NO_PROGRESS_SECONDS = 30  # no new row for this long, after some arrived: stop waiting
 RING_METRICS = (
     "fluentbit_input_ring_buffer_writes_total",
     "fluentbit_input_ring_buffer_retries_total",
@@ -51,6 +61,7 @@ class FleetSpec:
     busy_rate: int = 0  # records/s of a dummy input beside the fleet; 0: none
     poll_slots: int | None = None  # HF_AUDIT_POLL_SLOTS; None: the poller's default
     shipped_ring_buffer: bool = True  # False: Fluent Bit's default of 1,024 slots (the old config)
+    stall_engine_seconds: int = 0  # > 0: a Lua filter blocks Fluent Bit's engine thread this long, once
     interval_sec: int = 10
     limit_seconds: float = 600
 
@@ -109,6 +120,12 @@ def write_config(work: Path, spec: FleetSpec, orgs: list[Organization]) -> Path:
             "inputs": [{"name": "dummy", "alias": "busy", "tag": "busy", "rate": spec.busy_rate}],
             "outputs": [{"name": "null", "match": "busy"}],
         }
+    if spec.stall_engine_seconds:
+        # Filters run on the engine thread: the first record blocks it, while the poll goes on
+        # printing into its input's ring buffer (nothing reads it meanwhile).
+        (work / "stall.lua").write_text(STALL_LUA.replace("SECONDS", str(spec.stall_engine_seconds)))
+        stall = {"name": "lua", "match": "hf_audit.*", "script": str(work / "stall.lua"), "call": "stall_once"}
+        main.setdefault("pipeline", {})["filters"] = [stall]
     path = work / "fluent-bit.yaml"
     path.write_text(yaml.safe_dump(main, sort_keys=False))
     return path
@@ -187,7 +204,7 @@ def run_fleet(work: Path, spec: FleetSpec, binary: str) -> FleetResult:
                             break
                         if stored_now != last_count:
                             last_count, last_change = stored_now, time.monotonic()
-                        elif last_count and time.monotonic() - last_change > STALL_SECONDS:
+                        elif last_count and time.monotonic() - last_change > NO_PROGRESS_SECONDS:
                             break  # records stopped coming: some were lost
                         time.sleep(0.5)
                     # The counters as of the end: every write the inputs made is in them.

@@ -4,7 +4,10 @@ The shipped arrangement (hf-audit-fleet's inputs: the shipped exec input once pe
 each with its own token file; poll slots at their default; the shipped ClickHouse output and
 monitoring config): every event arrives exactly once, and Fluent Bit neither logs a ring-buffer
 drop nor counts one. Then the same for one organization beside a high-rate input of the shipper's
-own. The scale is set by environment variables: `make fleet` runs the long version.
+own. And the reason it holds: with Fluent Bit's engine thread blocked for seconds while a poll
+prints (a Lua filter sleeping on the engine thread), the shipped ring buffer loses nothing and
+never even fills, where Fluent Bit's default one drops records. The scale is set by environment
+variables: `make fleet` runs the long version.
 
   HF_AUDIT_FLEET_ORGS (32), HF_AUDIT_FLEET_EVENTS (2,000 per organization),
   HF_AUDIT_FLEET_BUSY_EVENTS (20,000), HF_AUDIT_FLEET_BUSY_RATE (20,000 records/s)
@@ -27,6 +30,8 @@ ORGS = int(os.environ.get("HF_AUDIT_FLEET_ORGS", "32"))
 EVENTS = int(os.environ.get("HF_AUDIT_FLEET_EVENTS", "2000"))
 BUSY_EVENTS = int(os.environ.get("HF_AUDIT_FLEET_BUSY_EVENTS", "20000"))
 BUSY_RATE = int(os.environ.get("HF_AUDIT_FLEET_BUSY_RATE", "20000"))
+STALLED_EVENTS = 20_000
+STALL_SECONDS = 4
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +44,20 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetResult]:
 def busy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetResult]:
     assert FLUENT_BIT is not None
     yield run_fleet(tmp_path_factory.mktemp("busy"), FleetSpec(orgs=1, events=BUSY_EVENTS, busy_rate=BUSY_RATE), FLUENT_BIT)
+
+
+@pytest.fixture(scope="module")
+def stalled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetResult]:
+    assert FLUENT_BIT is not None
+    spec = FleetSpec(orgs=1, events=STALLED_EVENTS, stall_engine_seconds=STALL_SECONDS, interval_sec=3)
+    yield run_fleet(tmp_path_factory.mktemp("stalled"), spec, FLUENT_BIT)
+
+
+@pytest.fixture(scope="module")
+def stalled_default_ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetResult]:
+    assert FLUENT_BIT is not None
+    spec = FleetSpec(orgs=1, events=STALLED_EVENTS, stall_engine_seconds=STALL_SECONDS, interval_sec=3, shipped_ring_buffer=False)
+    yield run_fleet(tmp_path_factory.mktemp("stalled-default"), spec, FLUENT_BIT)
 
 
 def _tail(result: FleetResult) -> str:
@@ -87,3 +106,20 @@ def test_no_ring_buffer_drop_beside_a_busy_input(busy: FleetResult) -> None:
 def test_the_busy_input_was_busy(busy: FleetResult) -> None:
     # The shipper's own input really ran beside the poll (at least a few seconds at its rate).
     assert busy.busy_records >= BUSY_RATE * 2
+
+
+def test_a_stalled_engine_loses_nothing_with_the_shipped_ring_buffer(stalled: FleetResult) -> None:
+    assert stalled.missing == set() and stalled.duplicates == 0, _tail(stalled)
+    assert stalled.drop_lines == 0
+    # Not even a wait for room: a whole poll fits in the ring while nothing reads it.
+    assert stalled.ring_counters["fluentbit_input_ring_buffer_retries_total"] == 0
+    assert stalled.ring_counters["fluentbit_input_ring_buffer_retry_failures_total"] == 0
+
+
+def test_a_stalled_engine_drops_records_with_fluent_bits_default_ring_buffer(stalled_default_ring: FleetResult) -> None:
+    # What the shipped setting prevents, seen by the same checks (so they can fail): each second
+    # of the stall past the first costs a record, logged and counted, and it never arrives.
+    result = stalled_default_ring
+    assert result.drop_lines >= 1
+    assert len(result.missing) == result.drop_lines
+    assert result.ring_counters["fluentbit_input_ring_buffer_retry_failures_total"] == result.drop_lines
