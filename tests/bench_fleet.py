@@ -26,6 +26,7 @@ SCENARIOS = {
     "8x5000": FleetSpec(orgs=8, events=5_000),
     "16x3000": FleetSpec(orgs=16, events=3_000),
     "32x2000": FleetSpec(orgs=32, events=2_000),
+    "1x20000+stall": FleetSpec(orgs=1, events=20_000, stall_engine_seconds=4, interval_sec=3),
 }
 
 
@@ -34,6 +35,7 @@ def row(name: str, result: FleetResult, old: bool) -> str:
     expected = len(result.expected_ids)
     arrived = expected - len(result.missing)
     busy = f" beside {spec.busy_rate:,} records/s" if spec.busy_rate else ""
+    busy += f", engine blocked {spec.stall_engine_seconds} s" if spec.stall_engine_seconds else ""
     when = f"{result.seconds_to_all:.0f} s" if result.seconds_to_all is not None else "not all"
     counters = result.ring_counters
     retry_failures = counters.get("fluentbit_input_ring_buffer_retry_failures_total")
