@@ -13,7 +13,7 @@ import pytest
 
 from conftest import REPO
 from fluentbit_configs import get, resolve
-from hf_audit import fleet
+from hf_audit import check, fleet
 from hf_audit.fleet import FleetError, Organization, parse_organizations, render
 
 FLB_DIR = REPO / "fluent-bit"
@@ -153,3 +153,36 @@ def test_fluent_bit_accepts_the_fleet_example(name: str) -> None:
     check = subprocess.run(["fluent-bit", "--dry-run", "-c", str(EXAMPLES / name)], capture_output=True, text=True, timeout=60, cwd=EXAMPLES)
     assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
     assert json.dumps(check.stdout).count("configuration test is successful") == 1
+
+
+# --- `hf-audit-poll check --fluent-bit-config` looks at the ring buffer too ------------------------------
+
+OLD_INPUT = "pipeline:\n  inputs:\n    - name: exec\n      command: hf-audit-poll --org acme\n      threaded: true\n"
+
+
+@pytest.mark.parametrize("path", [FLB_DIR / "fluent-bit.yaml", FLB_DIR / "fluent-bit.conf", EXAMPLES / "fleet.yaml", EXAMPLES / "fleet.conf"])
+def test_check_passes_the_shipped_ring_buffer(path: Path) -> None:
+    assert check.ring_buffer_check(path).passed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [OLD_INPUT, OLD_INPUT + "      thread.ring_buffer.capacity: 1024\n", OLD_INPUT + "      thread.ring_buffer.capacity: 131072\n" + OLD_INPUT.split("inputs:\n")[1]],
+    ids=["default", "too small", "one of two inputs"],
+)
+def test_check_fails_a_ring_buffer_smaller_than_a_poll(tmp_path: Path, text: str) -> None:
+    (tmp_path / "fb.yaml").write_text(text)
+    verdict = check.ring_buffer_check(tmp_path / "fb.yaml")
+    assert not verdict.passed and "thread.ring_buffer.capacity 131072" in verdict.detail
+
+
+@pytest.mark.parametrize("setting", ["storage.pause_on_chunks_overlimit: on", "mem_buf_limit: 50M", "rate_gate: true"])
+def test_check_fails_an_input_that_can_pause(tmp_path: Path, setting: str) -> None:
+    (tmp_path / "fb.yaml").write_text(OLD_INPUT + f"      thread.ring_buffer.capacity: 131072\n      {setting}\n")
+    verdict = check.ring_buffer_check(tmp_path / "fb.yaml")
+    assert not verdict.passed and "paused" in verdict.detail
+
+
+def test_check_passes_an_input_without_a_thread(tmp_path: Path) -> None:
+    (tmp_path / "fb.conf").write_text("[INPUT]\n    Name exec\n    Command hf-audit-poll\n    Buf_Size 65536\n")
+    assert check.ring_buffer_check(tmp_path / "fb.conf").passed
