@@ -46,7 +46,7 @@ function stall_once(tag, timestamp, record)
     return 0, timestamp, record
 end
 """
-NO_PROGRESS_SECONDS = 30  # no new row for this long, after some arrived: stop waiting
+NO_PROGRESS_SECONDS = 120  # no new row for this long, after some arrived: stop waiting (records were lost)
 RING_METRICS = (
     "fluentbit_input_ring_buffer_writes_total",
     "fluentbit_input_ring_buffer_retries_total",
