@@ -65,7 +65,7 @@ def main() -> int:
     for name in args.only or list(SCENARIOS):
         spec = SCENARIOS[name]
         if args.old:
-            spec = FleetSpec(**{**spec.__dict__, "poll_slots": 0, "shipped_ring_buffer": False, "limit_seconds": 300})
+            spec = FleetSpec(**{**spec.__dict__, "poll_slots": 0, "shipped_ring_buffer": False, "limit_seconds": 300, "idle_seconds": 30})
         with tempfile.TemporaryDirectory(prefix="bench-fleet-") as work:
             print(row(name, run_fleet(Path(work), spec, binary), args.old), flush=True)
     return 0

@@ -46,7 +46,6 @@ function stall_once(tag, timestamp, record)
     return 0, timestamp, record
 end
 """
-NO_PROGRESS_SECONDS = 120  # no new row for this long, after some arrived: stop waiting (records were lost)
 RING_METRICS = (
     "fluentbit_input_ring_buffer_writes_total",
     "fluentbit_input_ring_buffer_retries_total",
@@ -64,6 +63,9 @@ class FleetSpec:
     stall_engine_seconds: int = 0  # > 0: a Lua filter blocks Fluent Bit's engine thread this long, once
     interval_sec: int = 10
     limit_seconds: float = 600
+    # No new row for this long, after some arrived: stop waiting (records were lost). Generous:
+    # on a loaded machine queued polls can leave the table idle for a while.
+    idle_seconds: float = 120
 
 
 @dataclass
@@ -204,7 +206,7 @@ def run_fleet(work: Path, spec: FleetSpec, binary: str) -> FleetResult:
                             break
                         if stored_now != last_count:
                             last_count, last_change = stored_now, time.monotonic()
-                        elif last_count and time.monotonic() - last_change > NO_PROGRESS_SECONDS:
+                        elif last_count and time.monotonic() - last_change > spec.idle_seconds:
                             break  # records stopped coming: some were lost
                         time.sleep(0.5)
                     # The counters as of the end: every write the inputs made is in them.
