@@ -4,7 +4,6 @@ No Fluent Bit needed, except for its own check of the generated configs (skipped
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -152,7 +151,7 @@ def test_multi_org_example_inputs_are_the_shipped_input() -> None:
 def test_fluent_bit_accepts_the_fleet_example(name: str) -> None:
     check = subprocess.run(["fluent-bit", "--dry-run", "-c", str(EXAMPLES / name)], capture_output=True, text=True, timeout=60, cwd=EXAMPLES)
     assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
-    assert json.dumps(check.stdout).count("configuration test is successful") == 1
+    assert "configuration test is successful" in check.stdout + check.stderr
 
 
 # --- `hf-audit-poll check --fluent-bit-config` looks at the ring buffer too ------------------------------
