@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-test demo test bench chaos fuzz detections clean
+.PHONY: install install-test demo test bench bench-fleet chaos fuzz fleet detections clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,17 @@ detections: install-test
 ## Benchmarks (figures for the README's Performance section); not part of `make test`.
 bench: install-test
 	$(BIN)/python tests/bench_poll.py --events 100000 --repeat 3
+
+## The fleet in a real Fluent Bit (on PATH), long run: 32 organizations x 2,000 events backfilling at
+## once, and one organization's 100,000 events beside a 20,000 records/s input (`make test` runs 20,000).
+fleet: install-test
+	@command -v fluent-bit >/dev/null || { echo "make fleet needs a fluent-bit binary on PATH"; exit 2; }
+	HF_AUDIT_FLEET_BUSY_EVENTS=$${HF_AUDIT_FLEET_BUSY_EVENTS:-100000} $(BIN)/pytest tests/test_fleet_fluentbit.py -p no:cacheprovider -rA
+
+## The README's fleet figures (Many organizations: memory and time); needs fluent-bit on PATH.
+bench-fleet: install-test
+	$(BIN)/python tests/bench_fleet.py
+	$(BIN)/python tests/bench_fleet.py --old --only 32x2000 --only 1x20000+stall
 
 ## Longer kill-anywhere soak (the default in `make test` is 100 killed polls per phase).
 chaos: install-test

@@ -1,7 +1,7 @@
-"""`python -m hf_audit` is `hf-audit-poll`."""
+"""`python -m hf_audit` is `hf-audit-poll` (poll slot included)."""
 
 import sys
 
-from .cli import main
+from .launch import main
 
 sys.exit(main())

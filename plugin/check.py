@@ -22,6 +22,15 @@ from .state import StateStore
 
 SHIPPED_BUF_SIZE = 65536  # Buf_Size of the exec input in fluent-bit/fluent-bit.yaml
 _BUF_SIZE_LINE = re.compile(r"^\s*buf_size\s*[:\s]\s*['\"]?([0-9.]+\s*[kKmMgG]?[bB]?)['\"]?\s*$", re.MULTILINE | re.IGNORECASE)
+# A poll prints at most one export: 100,000 events. A threaded input's ring buffer must hold that.
+EXPORT_LIMIT = 100_000
+_POLLER_COMMAND = re.compile(r"^\s*command\s*[:\s].*\bhf-audit-poll\b", re.MULTILINE | re.IGNORECASE)
+_THREADED_ON = re.compile(r"^\s*threaded\s*[:\s]\s*['\"]?(?:on|true|yes)['\"]?\s*$", re.MULTILINE | re.IGNORECASE)
+_RING_CAPACITY = re.compile(r"^\s*thread\.ring_buffer\.capacity\s*[:\s]\s*['\"]?(\d+)", re.MULTILINE | re.IGNORECASE)
+_PAUSING = re.compile(
+    r"^\s*(mem_buf_limit|storage\.pause_on_chunks_overlimit\s*[:\s]\s*['\"]?(?:on|true|yes)|rate_gate\s*[:\s]\s*['\"]?(?:on|true|yes))",
+    re.MULTILINE | re.IGNORECASE,
+)
 
 
 @dataclass
@@ -65,6 +74,8 @@ def run_checks(load: Callable[[], Settings], fluent_bit_config: Path | None) -> 
     verdicts += _state_checks(settings)
     verdicts.append(_line_bound_check(settings, fluent_bit_config))
     verdicts += enrichment_checks(settings)
+    if fluent_bit_config is not None:
+        verdicts.append(ring_buffer_check(fluent_bit_config))
     return verdicts
 
 
@@ -137,6 +148,36 @@ def _line_bound_check(settings: Settings, fluent_bit_config: Path | None) -> Ver
         f"split and lost; set HF_AUDIT_MAX_LINE_BYTES below {buf_size} or raise Buf_Size",
         ExitCode.USAGE,
     )
+
+
+def ring_buffer_check(config: Path) -> Verdict:
+    """Threaded exec inputs hand records to the engine through a ring buffer that drops a record
+    after 1 s of finding it full: each must hold a whole poll, and the input must never pause
+    (the engine does not read a paused input's ring). Read from the file's text, like Buf_Size."""
+    try:
+        text = config.read_text()
+    except OSError as exc:
+        return Verdict("ring buffer", False, f"cannot read {config}: {exc.strerror or exc}", ExitCode.USAGE)
+    inputs = len(_POLLER_COMMAND.findall(text))
+    if not inputs or not _THREADED_ON.search(text):
+        return Verdict("ring buffer", True, f"no threaded hf-audit-poll input in {config}: records go straight to the engine")
+    capacities = [int(found) for found in _RING_CAPACITY.findall(text)]
+    advice = "set thread.ring_buffer.capacity 131072 on each (README: Many organizations)"
+    if len(capacities) < inputs or min(capacities) <= EXPORT_LIMIT:
+        smallest = min(capacities) if len(capacities) >= inputs else 1024
+        return Verdict(
+            "ring buffer", False,
+            f"{config}: an hf-audit-poll input's ring buffer holds {smallest} records, less than one poll may print "
+            f"({EXPORT_LIMIT}): records may be dropped; {advice}", ExitCode.USAGE,
+        )
+    pausing = _PAUSING.search(text)
+    if pausing:
+        return Verdict(
+            "ring buffer", False,
+            f"{config} sets {pausing.group(1).split()[0]}: a paused input's ring buffer is not read and its records are dropped; "
+            "remove it from the hf-audit-poll inputs", ExitCode.USAGE,
+        )
+    return Verdict("ring buffer", True, f"{inputs} hf-audit-poll input(s) in {config} hold {min(capacities)} records each")
 
 
 def print_verdicts(verdicts: list[Verdict], out: TextIO, redact: Callable[[str], str]) -> ExitCode:

@@ -81,6 +81,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_line_bytes", "--max-line-bytes", "HF_AUDIT_MAX_LINE_BYTES", "65535", "longest line printed, newline included; must be below the exec input's Buf_Size", int),
     Option("max_event_bytes", "--max-event-bytes", "HF_AUDIT_MAX_EVENT_BYTES", "33554432", "largest single event accepted in the export", int),
     Option("lock_timeout", "--lock-timeout", "HF_AUDIT_LOCK_TIMEOUT", "5s", "how long to wait for another poll of the same organization", _seconds),
+    Option("poll_slots", "--poll-slots", "HF_AUDIT_POLL_SLOTS", "2", "how many polls of one state directory download or print at once (0: no limit); the rest wait", int),
+    Option("poll_slot_timeout", "--poll-slot-timeout", "HF_AUDIT_POLL_SLOT_TIMEOUT", "30m", "how long a poll waits for a free poll slot before giving up (0: no limit)", parse_duration),
     Option("workspace_id", "--workspace-id", "HF_AUDIT_WORKSPACE_ID", "default", "value of the workspaceID column"),
     Option("source_id", "--source-id", "HF_AUDIT_SOURCE_ID", "huggingface-<org>", "value of the sourceID column"),
     Option("source_ttl_days", "--source-ttl", "HF_AUDIT_SOURCE_TTL", "365", "value of the sourceTTL column: days a sink keeps a record (0: forever)", int),

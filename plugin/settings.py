@@ -126,6 +126,9 @@ class Settings(BaseModel):
     max_line_bytes: int = Field(default=DEFAULT_LINE_BYTES, ge=MIN_LINE_BYTES, le=MAX_BYTES_SETTING)
     max_event_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, le=MAX_BYTES_SETTING)
     lock_timeout: float = Field(default=5.0, ge=0, le=MAX_WAIT_SECONDS)
+    # Read by launch.py before the poller starts (a poll slot is taken there); validated here.
+    poll_slots: int = Field(default=2, ge=0, le=1024)
+    poll_slot_timeout: timedelta = timedelta(minutes=30)
     workspace_id: str = "default"
     source_id: str = ""
     source_ttl_days: int = Field(default=365, ge=0, le=2**32 - 1)

@@ -41,7 +41,7 @@ from hf_audit.errors import ExitCode
 from hf_audit.simhub.events import generate_events, make_event
 from hf_audit.simhub.server import Fault, SimulatedHub
 
-STATE_FILES = {f"{ORG}.json", f"{ORG}.lock", f"{ORG}.health", f"{ORG}.prom"}
+STATE_FILES = {f"{ORG}.json", f"{ORG}.lock", f"{ORG}.health", f"{ORG}.prom", "_poll-slot-1.lock", "_poll-slot-2.lock"}
 
 
 def ids_oldest_first(events: list[dict]) -> list[str]:

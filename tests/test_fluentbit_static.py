@@ -257,10 +257,11 @@ def test_every_environment_variable_is_documented_in_the_readme() -> None:
     assert not missing, f"README.md does not document: {missing}"
 
 
-def test_the_metrics_exporter_serves_only_the_pollers_metrics_on_loopback_by_default() -> None:
+def test_the_metrics_exporter_serves_the_pollers_and_fluent_bits_metrics_on_loopback_by_default() -> None:
     assert {where.split("#")[0] for where, _, _ in METRICS_OUTPUTS} == {"fluent-bit/monitoring.yaml", "fluent-bit/monitoring.conf"}
     for _, output, config in METRICS_OUTPUTS:
         assert get(output, "name") == "prometheus_exporter"
-        assert [get(s, "tag") for s in config.inputs] == [METRICS_TAG]
+        # The pollers' files, and Fluent Bit's own counters (the ring-buffer drops among them).
+        assert {(get(s, "name"), get(s, "tag")) for s in config.inputs} == {("prometheus_textfile", METRICS_TAG), ("fluentbit_metrics", METRICS_TAG)}
         assert expand(get(output, "host") or "", {}) == "127.0.0.1"
         assert not any(accepts(output, tag) for tag in ("hf_audit.acme", "syslog"))

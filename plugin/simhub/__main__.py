@@ -10,7 +10,7 @@ from types import FrameType
 from typing import get_args
 
 from hf_audit.simhub.events import generate_events
-from hf_audit.simhub.server import Order, Plan, SimulatedHub
+from hf_audit.simhub.server import Order, Plan, SimulatedFleet, SimulatedHub
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,7 +20,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8080, help="port to bind, 0 for any (default: %(default)s)")
-    parser.add_argument("--org", default="acme", help="organization name (default: %(default)s)")
+    parser.add_argument(
+        "--org", action="append", dest="orgs", metavar="ORG",
+        help="organization name (default: acme); repeat it to serve several organizations behind one endpoint",
+    )
     parser.add_argument("--token", default="hf_simulated_token", help="accepted bearer token")
     parser.add_argument("--events", type=int, default=500, help="events generated at start (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the generated events")
@@ -33,11 +36,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    events = generate_events(args.events, seed=args.seed, org=args.org)
-    hub = SimulatedHub(
-        org=args.org, token=args.token, events=events, order=args.order, limit=args.limit,
-        plan=args.plan, gzip=not args.no_gzip, host=args.host, port=args.port, seed=args.seed,
-    )
+    orgs = args.orgs or ["acme"]
+    hubs = [
+        SimulatedHub(
+            org=org, token=args.token, events=generate_events(args.events, seed=args.seed + i, org=org), order=args.order,
+            limit=args.limit, plan=args.plan, gzip=not args.no_gzip, host=args.host, port=args.port, seed=args.seed + i,
+        )
+        for i, org in enumerate(orgs)
+    ]
+    hub: SimulatedHub | SimulatedFleet = hubs[0] if len(hubs) == 1 else SimulatedFleet(hubs, host=args.host, port=args.port)
     done = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -46,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     url = hub.start()
-    print(f"simulated hub listening on {url} (org {args.org})", flush=True)
+    print(f"simulated hub listening on {url} (org {', '.join(orgs)})", flush=True)
     try:
         while not done.wait(0.5):  # short waits keep the main thread responsive to signals
             pass

@@ -1,4 +1,4 @@
-"""A simulated Hugging Face Hub serving one organization's audit-log export.
+"""A simulated Hugging Face Hub serving an organization's audit-log export (or several: SimulatedFleet).
 
 It answers like the real endpoint (auth, plan checks, headers, gzip, `q` search, rate-limit
 headers) and can be told to misbehave (`queue_fault`) so a poller's error handling can be
@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hf_audit.simhub.events import generate_events
 
-__all__ = ["Fault", "FaultKind", "Order", "Plan", "RecordedRequest", "SimulatedHub"]
+__all__ = ["Fault", "FaultKind", "Order", "Plan", "RecordedRequest", "SimulatedFleet", "SimulatedHub"]
 
 Order = Literal["newest-first", "oldest-first", "random"]
 Plan = Literal["enterprise", "team", "free"]
@@ -722,3 +722,84 @@ class _FaultPlayer:
 
     def _not_json(self, q: str) -> None:
         self.h._send(200, b"Service temporarily unavailable, please try again later.\n", "text/plain; charset=utf-8")
+
+
+class _FleetHandler(_Handler):
+    """Answers each export request from the hub of the organization in its path."""
+
+    server: _FleetServer
+    _chosen: SimulatedHub | None = None
+
+    @property
+    def hub(self) -> SimulatedHub:
+        return self._chosen or self.server.hub
+
+    def _route(self, method: str) -> None:
+        found = _EXPORT_PATH.match(urlsplit(self.path).path)
+        # An unknown organization goes to the first hub, which answers 404 "Organization not found".
+        self._chosen = self.server.hubs.get(unquote(found["org"])) if found else None
+        super()._route(method)
+
+
+class _FleetServer(_HubServer):
+    def __init__(self, address: tuple[str, int], hubs: dict[str, SimulatedHub]) -> None:
+        self.hubs = hubs
+        super().__init__(address, _FleetHandler, next(iter(hubs.values())))
+
+
+class SimulatedFleet:
+    """Several organizations behind one endpoint, as on the real Hub: each `SimulatedHub` (not
+    started itself) keeps its own events, token, faults and recorded requests; `/_sim/` control
+    calls go to the first one. `with SimulatedFleet(hubs) as fleet:` then `fleet.url`."""
+
+    def __init__(self, hubs: Iterable[SimulatedHub], host: str = "127.0.0.1", port: int = 0) -> None:
+        self.hubs = {hub.org: hub for hub in hubs}
+        if not self.hubs:
+            raise ValueError("a fleet needs at least one organization")
+        self._address = (host, port)
+        self._server: _FleetServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        if self._server is None:
+            self._server = _FleetServer(self._address, self.hubs)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="simhub-fleet", daemon=True
+            )
+            self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        for hub in self.hubs.values():
+            hub._stopping.set()
+        server.shutdown()
+        first = next(iter(self.hubs.values()))
+        with first._lock:
+            connections = list(first._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the simulated fleet is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def __enter__(self) -> SimulatedFleet:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
