@@ -1,8 +1,9 @@
 """The normalized record: 51 columns, never null, faithful to the event, and one bounded line."""
 
+import hashlib
 import json
+import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 import orjson
 import pytest
@@ -11,17 +12,14 @@ from hypothesis import strategies as st
 
 from hf_audit.events import parse_event
 from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, normalize, record_id, to_line
+import conftest
+from conftest import SpecMissing, spec_column_types, spec_python_types
 from strategies import hub_events
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec"
 CTX = RecordContext(
     org="acme", workspace_id="ws-1", source_id="src-1", source_ttl_days=90,
     received_at=datetime(2026, 11, 25, 17, 0, 0, 123456, tzinfo=timezone.utc), max_line_bytes=65535,
 )
-EXPECTED_TYPES = {
-    "String": str, "UInt32": int, "DateTime": str, "Float64": float, "Bool": bool,
-    "Map(String, String)": dict, "Array(String)": list,
-}
 
 EVENT = {
     "_id": "6744aa0c1f2e3d4c5b6a7980",
@@ -43,11 +41,10 @@ def record_for(event: dict, ctx: RecordContext = CTX) -> dict:
 
 
 def spec_columns() -> list[tuple[str, str]]:
-    path = SPEC / "huggingface_logs.columns.tsv"
-    if not path.exists():
-        pytest.skip(f"the spec folder {SPEC} is absent")
-    lines = [line.split("\t") for line in path.read_text().splitlines() if line and not line.startswith("#")]
-    return [(name, kind) for name, kind in lines[1:]]
+    return spec_column_types()
+
+
+SPEC_TYPES = spec_python_types()  # a missing spec raises SpecMissing: no column goes unchecked
 
 
 def test_columns_are_the_51_of_the_spec_in_order():
@@ -129,6 +126,71 @@ def test_unknown_event_type_is_emitted_like_any_other():
     assert record["tags"]["scope"] == "org" and record["tags"]["action"] == "brand_new_thing.enable"
 
 
+# The record id is uuid5(namespace, "huggingface:<org>:<_id>"): RFC 4122 section 4.3, worked out
+# here from its definition (SHA-1 of the namespace's 16 bytes and the name, version nibble 5,
+# variant bits 10), not from the module's own helper.
+ID_NAMESPACE = "6f1c1a52-8f3e-4d59-9a43-5b0f7f0c2b11"
+
+
+def uuid5_by_definition(namespace: str, name: str) -> str:
+    digest = bytearray(hashlib.sha1(bytes.fromhex(namespace.replace("-", "")) + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def test_record_id_of_a_known_event_is_pinned():
+    assert record_for(EVENT)["id"] == "8f6ddd57-8978-561d-9b6f-0ed0eff59ef2"  # uuid.uuid5 of the name below, computed once
+
+
+@pytest.mark.parametrize(
+    ("org", "event_id"),
+    [("acme", "6744aa0c1f2e3d4c5b6a7980"), ("Acme-Corp", "000000000000000000000000"), ("a", "ffffffffffffffffffffffff"),
+     ("my_org.v2", "x"), ("acme", ""), ("acme", "é🤗"), ("acme", "0" * 300)],
+)  # fmt: skip
+def test_record_id_is_the_rfc_4122_uuid5_of_org_and_event_id(org, event_id):
+    expected = uuid5_by_definition(ID_NAMESPACE, f"huggingface:{org}:{event_id}")
+    assert expected == str(uuid.uuid5(uuid.UUID(ID_NAMESPACE), f"huggingface:{org}:{event_id}"))
+    ctx = RecordContext(**{**CTX.model_dump(), "org": org})  # new: model_copy would keep the cached hash prefix
+    assert record_id(org, event_id) == expected
+    assert ctx.record_id(event_id) == expected
+    assert uuid.UUID(expected).version == 5 and uuid.UUID(expected).variant == uuid.RFC_4122
+
+
+@settings(max_examples=200, deadline=None)
+@given(event_id=st.text(max_size=40), org=st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,20}\Z"))
+def test_record_id_matches_uuid5_for_any_org_and_event_id(org, event_id):
+    event_id = event_id.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate is never an id
+    name = f"huggingface:{org}:{event_id}"
+    expected = uuid5_by_definition(ID_NAMESPACE, name)
+    assert record_id(org, event_id) == expected == RecordContext(**{**CTX.model_dump(), "org": org}).record_id(event_id)
+
+
+@pytest.mark.parametrize(("deleted", "shown"), [(True, "true"), (False, "false")])
+def test_actor_deleted_is_the_text_of_the_authors_flag(deleted, shown):
+    event = dict(EVENT, author=dict(EVENT["author"], deleted=deleted))
+    assert record_for(event)["actor"]["deleted"] == shown
+
+
+def test_actor_has_no_deleted_key_when_the_author_does_not_say():
+    assert "deleted" not in record_for(EVENT)["actor"]
+
+
+@pytest.mark.parametrize("deleted", [True, False])
+def test_token_deleted_is_the_tokens_flag(deleted):
+    event = dict(EVENT, token=dict(EVENT["token"], deleted=deleted))
+    assert record_for(event)["tokenDeleted"] is deleted
+
+
+def test_a_missing_spec_folder_is_an_error_not_an_empty_check(monkeypatch, tmp_path):
+    monkeypatch.setattr(conftest, "SPEC_DIR", tmp_path / "no-spec-here")
+    with pytest.raises(SpecMissing, match="no-spec-here"):
+        spec_python_types()
+    with pytest.raises(SpecMissing):
+        spec_column_types()
+
+
 def test_id_is_deterministic_and_distinct_per_event():
     first = record_for(EVENT)["id"]
     later = record_for(EVENT, CTX.model_copy(update={"received_at": datetime(2027, 1, 1, tzinfo=timezone.utc)}))["id"]
@@ -187,11 +249,8 @@ def test_any_schema_valid_event_gives_51_typed_non_null_columns_in_one_line(even
     assert len(line) <= bound and line.count(b"\n") == 1
     record = orjson.loads(line)
     assert list(record) == list(COLUMNS)
-    for name, kind in spec_columns():
-        value = record[name]
-        assert value is not None
-        if kind in EXPECTED_TYPES:
-            assert isinstance(value, EXPECTED_TYPES[kind]), (name, value)
+    for name, kind in SPEC_TYPES.items():
+        assert isinstance(record[name], kind), (name, record[name])
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in {**record["actor"], **record["tags"]}.items())
     assert all(isinstance(r, str) for r in record["resources"])
     if record["tags"].get("truncated") != "true":

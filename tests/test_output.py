@@ -1,6 +1,7 @@
 """LineWriter: a batch goes into the pipe only when the pipe has room for all of it, so a kill can
 never leave part of a batch, and so half a line, in the pipe."""
 
+import contextlib
 import os
 import random
 import threading
@@ -73,6 +74,55 @@ def test_a_batch_waits_for_the_reader_when_the_pipe_is_nearly_full():
         assert not writer.has_room_for(8192)
         os.read(read_fd, capacity)
         assert writer.has_room_for(8192)
+    finally:
+        os.close(write_fd)
+        os.close(read_fd)
+
+
+def test_the_room_check_counts_the_documented_bound_at_its_edge():
+    # The module's bound: U unread bytes written by our last k writes take at most
+    # ceil(U / page) + k + 1 page slots. One batch of 3 pages and 5 bytes (k = 1, 4 pages unread):
+    # 6 slots count as taken, so a write of exactly the remaining slots' bytes has room, one byte
+    # more does not.
+    read_fd, write_fd = os.pipe()
+    try:
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        page, capacity = os.sysconf("SC_PAGE_SIZE"), writer._capacity
+        assert capacity is not None
+        writer.write(b"z" * (3 * page + 4) + b"\n")
+        writer.flush()
+        free = capacity // page - (4 + 1 + 1)
+        assert writer.has_room_for(free * page)
+        assert not writer.has_room_for(free * page + 1)
+    finally:
+        os.close(write_fd)
+        os.close(read_fd)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_whenever_the_room_check_says_yes_the_write_goes_in_whole(seed):
+    # Pages left partly filled by each write and partly read by the reader are the worst case of
+    # the bound: a non-blocking write the check allowed must never be cut short or refused.
+    rng = random.Random(seed)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    os.set_blocking(read_fd, False)
+    try:
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        page = os.sysconf("SC_PAGE_SIZE")
+        sizes = [1, page - 1, page, page + 1, 2 * page - 1, 5 * page + 3]
+        checked = 0
+        for _ in range(400):
+            if rng.random() < 0.6:
+                size = rng.choice(sizes + [rng.randint(1, 64 * page)])
+                if writer.has_room_for(size):
+                    writer.write(b"w" * (size - 1) + b"\n")
+                    writer.flush()  # raises on a short write or EAGAIN
+                    checked += 1
+            else:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(read_fd, rng.choice([1, page - 1, page + 1, rng.randint(1, 8 * page)]))
+        assert checked > 50 and writer.written == checked
     finally:
         os.close(write_fd)
         os.close(read_fd)

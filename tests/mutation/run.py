@@ -1,0 +1,256 @@
+"""`make mutation`: cosmic-ray over the code that decides what is printed and committed.
+
+Each target is one module of plugin/ (or some of its definitions) and the fast tests that cover it.
+The run works on a copy of the tree (build/mutation/tree, with plugin/ as `hf_audit/` first on
+PYTHONPATH), so the worktree is never mutated and an interrupted run leaves nothing behind.
+
+A surviving mutant is either a missing test or an equivalent mutant; the equivalent ones are listed,
+each with its reason, in tests/mutation/equivalent.txt and are not run. The run fails when a mutant
+survives that is not listed there, or when a target's score is below SCORE_FLOOR.
+
+Usage: python tests/mutation/run.py [target ...]   (targets: the names in TARGETS; default all)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cosmic_ray.mutating import mutate_code
+from cosmic_ray.plugins import get_operator
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = REPO / "build" / "mutation"
+TREE = BUILD / "tree"
+EQUIVALENT_FILE = REPO / "tests" / "mutation" / "equivalent.txt"
+SPEC_DIR = REPO.parent / "shared" / "spec"
+SCORE_FLOOR = 0.90
+PYTEST = "python -m pytest -x -q -p no:cacheprovider -p no:randomly"
+
+# Operators left out: they mostly make mutants that differ in nothing a test can see (x ** y for
+# x * y on a size, `is` for `==` on interned strings) or multiply the count without finding more.
+SKIPPED_OPERATOR_PREFIXES = (
+    "core/VariableInserter",
+    "core/VariableReplacer",
+)
+SKIPPED_OPERATOR_SUFFIXES = ("_Pow", "_RShift", "_LShift", "_BitXor", "_Mod", "_Div", "_Is", "_IsNot")
+SKIPPED_OPERATORS = frozenset({"core/ReplaceComparisonOperator_Is_Eq", "core/ReplaceComparisonOperator_IsNot_NotEq"})
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    module: str  # file name in plugin/
+    tests: tuple[str, ...]  # pytest arguments, relative to the repository
+    definitions: tuple[str, ...] = ()  # `Class`, `Class.method`, `function` or a module-level name; () = all
+    timeout: float = 120.0
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("state", "state.py", ("tests/test_state.py", "tests/test_checkpoint_rules.py")),
+    Target(
+        "checkpoint_rules", "poll.py", ("tests/test_checkpoint_rules.py",),
+        definitions=("Dedupe", "Poll._advance", "Poll._first_poll_floor", "MIN_DESCENDING_RUN"),
+    ),
+    Target("normalize", "normalize.py", ("tests/test_normalize.py", "tests/test_known_values.py")),
+    Target("output", "output.py", ("tests/test_output.py",)),
+    Target("stream", "stream.py", ("tests/test_stream.py", "tests/test_fuzz.py", "-k", "stream")),
+    Target(
+        "client_retry_policy", "client.py", ("tests/test_retry_policy.py",),
+        definitions=("RETRY_STATUSES", "_RATELIMIT_RESET", "HubRetry", "build_session", "ExportClient.fetch", "error_for_status"),
+    ),
+)  # fmt: skip
+
+
+@dataclass
+class Tally:
+    target: Target
+    killed: int = 0
+    survived: list[str] = field(default_factory=list)
+    equivalent: int = 0
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        tried = self.killed + len(self.survived)
+        return self.killed / tried if tried else 1.0
+
+
+def operator_is_skipped(name: str) -> bool:
+    return (
+        name in SKIPPED_OPERATORS
+        or name.startswith(SKIPPED_OPERATOR_PREFIXES)
+        or (name.startswith("core/Replace") and name.endswith(SKIPPED_OPERATOR_SUFFIXES))
+    )
+
+
+def definition_lines(source: str, names: tuple[str, ...]) -> set[int]:
+    """The line numbers of the named definitions (and module-level assignments) in `source`."""
+    wanted: set[int] = set()
+    found: set[str] = set()
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                qualified = prefix + node.name
+                start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if qualified in names:
+                    found.add(qualified)
+                    wanted.update(range(start, node.end_lineno + 1))  # type: ignore[operator]
+                elif isinstance(node, ast.ClassDef):
+                    visit(node.body, qualified + ".")
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and not prefix:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for name in {t.id for t in targets if isinstance(t, ast.Name)} & set(names):
+                    found.add(name)
+                    wanted.update(range(node.lineno, node.end_lineno + 1))  # type: ignore[operator]
+
+    visit(ast.parse(source).body, "")
+    if missing := set(names) - found:
+        raise SystemExit(f"mutation targets not found in the source: {', '.join(sorted(missing))}")
+    return wanted
+
+
+def mutant_key(module: str, source: str, operator_name: str, operator_args: dict, occurrence: int) -> str:
+    """`module | original line | mutated line`: how equivalent.txt names a mutant (line numbers
+    would go stale with every edit above it)."""
+    mutated = mutate_code(source, get_operator(operator_name)(**operator_args), occurrence)
+    if mutated is None:
+        return f"{module} | (no mutation) | {operator_name}"
+    before = [line.strip() for line in source.splitlines()]
+    after = [line.strip() for line in mutated.splitlines()]
+    removed, added = [], []
+    for line in difflib.unified_diff(before, after, lineterm="", n=0):
+        if line.startswith("-") and not line.startswith("---"):
+            removed.append(line[1:])
+        elif line.startswith("+") and not line.startswith("+++"):
+            added.append(line[1:])
+    return f"{module} | {' / '.join(removed)} | {' / '.join(added)}"
+
+
+def load_equivalents() -> dict[str, str]:
+    """equivalent.txt: `module | original line | mutated line | reason`, one a line; # comments."""
+    listed: dict[str, str] = {}
+    for number, line in enumerate(EQUIVALENT_FILE.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.rsplit(" | ", 1)
+        if len(parts) != 2 or not parts[1].strip() or parts[0].count(" | ") != 2:
+            raise SystemExit(f"{EQUIVALENT_FILE}:{number}: expected `module | original | mutated | reason`")
+        listed[parts[0]] = parts[1].strip()
+    return listed
+
+
+def copy_tree() -> None:
+    shutil.rmtree(TREE, ignore_errors=True)
+    TREE.mkdir(parents=True)
+    shutil.copytree(REPO / "plugin", TREE / "hf_audit", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "tests", TREE / "tests", ignore=shutil.ignore_patterns("__pycache__", "mutation"))
+    for name in ("README.md", "pyproject.toml"):
+        shutil.copy2(REPO / name, TREE / name)
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(TREE)  # the copy's hf_audit comes before the editable install
+    env["HF_AUDIT_SPEC_DIR"] = str(SPEC_DIR)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run_target(target: Target, equivalents: dict[str, str], used: set[str]) -> Tally:
+    tally = Tally(target)
+    module_path = f"hf_audit/{target.module}"
+    config = BUILD / f"{target.name}.toml"
+    session = BUILD / f"{target.name}.sqlite"
+    command = " ".join([PYTEST, *target.tests])
+    config.write_text(
+        "[cosmic-ray]\n"
+        f'module-path = "{module_path}"\n'
+        f"timeout = {target.timeout}\n"
+        "excluded-modules = []\n"
+        f'test-command = "{command}"\n'
+        "[cosmic-ray.distributor]\n"
+        'name = "local"\n'
+    )
+    session.unlink(missing_ok=True)
+    env = environment()
+    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)], cwd=TREE, env=env, check=True)
+    source = (TREE / module_path).read_text()
+    lines = definition_lines(source, target.definitions) if target.definitions else None
+    skipped = WorkResult(worker_outcome=WorkerOutcome.SKIPPED)
+    keys: dict[str, str] = {}
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        out_of_scope = []
+        for item in db.work_items:
+            mutation = item.mutations[0]
+            if operator_is_skipped(mutation.operator_name) or (lines is not None and mutation.start_pos[0] not in lines):
+                out_of_scope.append(item.job_id)
+                continue
+            key = mutant_key(target.module, source, mutation.operator_name, mutation.operator_args, mutation.occurrence)
+            keys[item.job_id] = key
+            if key in equivalents:
+                used.add(key)
+                tally.equivalent += 1
+                out_of_scope.append(item.job_id)
+        db.set_multiple_results(out_of_scope, skipped)
+    print(f"[{target.name}] {len(keys) - tally.equivalent} mutants to run, {tally.equivalent} listed as equivalent", flush=True)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], cwd=TREE, env=env, check=True)
+    tally.seconds = time.monotonic() - started
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item, result in db.completed_work_items:
+            if item.job_id not in keys or result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            if result.test_outcome == TestOutcome.SURVIVED:
+                line = item.mutations[0].start_pos[0]
+                tally.survived.append(f"{keys[item.job_id]}   (line {line}, {item.mutations[0].operator_name})")
+            else:
+                tally.killed += 1
+    return tally
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("targets", nargs="*", choices=[[], *(t.name for t in TARGETS)], default=[])
+    args = parser.parse_args(argv)
+    chosen = [t for t in TARGETS if not args.targets or t.name in args.targets]
+    if not SPEC_DIR.is_dir():
+        raise SystemExit(f"the spec folder {SPEC_DIR} is missing: the column-type tests need it")
+    equivalents = load_equivalents()
+    used: set[str] = set()
+    copy_tree()
+    started = time.monotonic()
+    tallies = [run_target(target, equivalents, used) for target in chosen]
+    report = ["target                killed  survived  equivalent  score   seconds"]
+    for t in tallies:
+        report.append(
+            f"{t.target.name:<21} {t.killed:>6}  {len(t.survived):>8}  {t.equivalent:>10}  {t.score:6.1%}  {t.seconds:7.0f}"
+        )
+    killed = sum(t.killed for t in tallies)
+    tried = killed + sum(len(t.survived) for t in tallies)
+    report.append(f"{'all':<21} {killed:>6}  {tried - killed:>8}  {sum(t.equivalent for t in tallies):>10}  "
+                  f"{killed / max(tried, 1):6.1%}  {time.monotonic() - started:7.0f}")  # fmt: skip
+    for t in tallies:
+        report += [f"survived in {t.target.name}: {s}" for s in t.survived]
+    if len(chosen) == len(TARGETS):
+        report += [f"stale entry in equivalent.txt (no such mutant now): {key}" for key in equivalents if key not in used]
+    text = "\n".join(report)
+    print(text)
+    (BUILD / "report.txt").write_text(text + "\n")
+    failed = any(t.survived for t in tallies) or any(t.score < SCORE_FLOOR for t in tallies)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
