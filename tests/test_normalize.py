@@ -279,3 +279,71 @@ def test_actor_values_are_capped_and_flagged():
     event = dict(EVENT, author=dict(EVENT["author"], avatarUrl="/a/" + "x" * 5000))
     record = record_for(event)
     assert len(record["actor"]["avatarUrl"]) == 1024 and record["tags"]["truncated"] == "true"
+
+
+MINIMAL = {k: EVENT[k] for k in ("_id", "createdAt", "type", "message", "author")}
+
+
+def test_a_minimal_event_gives_exactly_this_record():
+    # Every column written out: the empty value of each type where the event says nothing.
+    empty_enrichment = {
+        "srcIP": "", "srcASCountryCode": "", "srcASNumber": 0, "srcASOrganization": "", "srcCity": "",
+        "srcConnectionType": "", "srcISP": "", "srcLatitude": 0.0, "srcLongitude": 0.0, "srcUserType": "",
+        "dstIP": "", "dstASCountryCode": "", "dstASNumber": 0, "dstASOrganization": "", "dstCity": "",
+        "dstConnectionType": "", "dstISP": "", "dstLatitude": 0.0, "dstLongitude": 0.0, "dstUserType": "",
+    }  # fmt: skip
+    expected = {
+        "workspaceID": "ws-1", "sourceID": "src-1", "sourceType": "huggingface", "sourceTTL": 90,
+        "receivedAt": "2026-11-25T17:00:00.123Z", "id": "8f6ddd57-8978-561d-9b6f-0ed0eff59ef2",
+        "eventTime": "2026-11-25T17:03:34.123Z", "eventName": "repo.add_secret", "eventID": "6744aa0c1f2e3d4c5b6a7980",
+        **empty_enrichment,
+        "actor": {"id": "5f0a1b2c3d4e5f6a7b8c9d0e", "user": "alice", "type": "user", "avatarUrl": "https://x/a.png"},
+        "tags": {"scope": "repo", "action": "add_secret", "org": "acme"}, "resources": [],
+        "serviceName": "huggingface-hub", "enrichments": [], "readOnly": False,
+        "rawLog": json.dumps(MINIMAL, separators=(",", ":")), "auditID": "6744aa0c1f2e3d4c5b6a7980",
+        "eventType": "repo.add_secret", "message": "alice added secret HF_API_KEY to model acme/llama-ft",
+        "authorID": "5f0a1b2c3d4e5f6a7b8c9d0e", "authorUser": "alice", "authorType": "user", "actorIP": "",
+        "locationFormatted": "", "locationCountry": "", "locationCity": "", "tokenType": "", "tokenID": "",
+        "tokenRole": "", "tokenLast4": "", "tokenDeleted": False,
+    }  # fmt: skip
+    record = record_for(MINIMAL)
+    assert record == expected
+    assert [type(record[k]) for k in COLUMNS] == [type(expected[k]) for k in COLUMNS]  # 0.0 is not 0 in a sink
+    assert list(record) == list(COLUMNS)
+
+
+def test_data_is_flattened_six_levels_deep_and_no_deeper():
+    six = {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}
+    seven = {"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}
+    assert {k: v for k, v in record_for(dict(EVENT, data=six))["tags"].items() if k.startswith("data")} == {"data.a.b.c.d.e.f": "1"}
+    tags = record_for(dict(EVENT, data=seven))["tags"]
+    assert not any(k.startswith("data") for k in tags) and tags["truncated"] == "true"
+
+
+@pytest.mark.parametrize(("field", "key"), [("_id", "id"), ("user", "user"), ("type", "type"), ("avatarUrl", "avatarUrl")])
+def test_each_actor_value_alone_over_the_cap_is_cut_and_flagged(field, key):
+    event = dict(EVENT, author=dict(EVENT["author"], **{field: "v" * 1025}))
+    record = record_for(event)
+    assert record["actor"][key] == "v" * 1024 and record["tags"]["truncated"] == "true"
+
+
+def test_an_actor_value_at_the_cap_is_kept_whole():
+    record = record_for(dict(EVENT, author=dict(EVENT["author"], user="u" * 1024)))
+    assert record["actor"]["user"] == "u" * 1024 and "truncated" not in record["tags"]
+
+
+def nested_levels(levels: int) -> object:
+    value: object = "leaf"
+    for level in range(levels):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+def test_raw_log_of_an_event_too_deep_to_serialize_keeps_its_first_levels_and_says_so():
+    record = record_for(dict(EVENT, data=nested_levels(950)))
+    assert record["tags"]["truncated"] == "true" and record["tags"]["truncatedFields"] == "rawLog"
+    value, depth = json.loads(record["rawLog"])["data"], 1  # the event is level 0, its data level 1
+    while isinstance(value, (dict, list)):
+        value = next(iter(value.values())) if isinstance(value, dict) else value[0]
+        depth += 1
+    assert value == "[nested too deeply]" and depth == 128  # levels 0-127 kept, the 128th is the marker
