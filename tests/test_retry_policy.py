@@ -12,10 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
+import urllib3
 from pydantic import SecretStr
 
 from conftest import ORG, TOKEN
-from hf_audit.client import ExportClient
+from hf_audit import client as client_module
+from hf_audit.client import RETRY_STATUSES, DeadlineExceeded, ExportClient, HubRetry, build_session, error_for_status
 from hf_audit.errors import AuthError, DataError, NetworkError, NotFoundError
 from hf_audit.settings import Settings
 from hf_audit.simhub.events import generate_events
@@ -142,3 +145,124 @@ def test_a_body_cut_off_every_time_is_tried_max_retries_plus_one_times_at_most_t
     with pytest.raises(NetworkError, match="broke off midway"):
         fetch_all(settings_for(hub, tmp_path, max_retries=0))
     assert len(hub.requests_seen) == 1
+
+
+# --- the policy's parts, one by one ----------------------------------------------------------------
+
+
+def answer(status: int, **headers: str) -> urllib3.HTTPResponse:
+    return urllib3.HTTPResponse(body=b"", headers=headers, status=status, preload_content=False)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "wait"),
+    [
+        (429, {"RateLimit": '"api";r=0;t=42'}, 42.0),
+        (429, {"RateLimit": "t=7"}, 7.0),
+        (429, {"RateLimit": '"api";r=0; t = 7'}, 7.0),
+        (429, {"RateLimit": '"api";r=0;t=7', "Retry-After": "9"}, 9.0),  # the longer of the two
+        (429, {"RateLimit": '"api";r=0;t=7', "Retry-After": "3"}, 7.0),
+        (429, {"Retry-After": "5"}, 5.0),
+        (429, {}, None),
+        (503, {"RateLimit": '"api";r=0;t=42'}, None),  # only a 429 says the reset is a wait
+        (503, {"Retry-After": "4"}, 4.0),
+    ],
+)  # fmt: skip
+def test_the_wait_before_a_retry_is_the_hubs_reset_or_retry_after_whichever_is_longer(status, headers, wait):
+    assert HubRetry(total=3).get_retry_after(answer(status, **headers)) == wait
+
+
+def test_a_wait_that_would_end_past_the_deadline_is_refused_at_once():
+    retry = HubRetry(total=3, deadline=time.monotonic() + 5)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded, match="HTTP 429: the next retry would wait 42s, past the poll deadline"):
+        retry.sleep(answer(429, RateLimit="t=42"))
+    assert time.monotonic() - started < 1
+
+
+def test_a_connection_error_past_the_deadline_names_itself():
+    retry = HubRetry(total=3, deadline=time.monotonic() - 1)
+    with pytest.raises(DeadlineExceeded, match="gave up after a connection error"):
+        retry.sleep(None)
+
+
+def test_a_wait_within_the_deadline_is_slept():
+    retry = HubRetry(total=3, deadline=time.monotonic() + 30)
+    started = time.monotonic()
+    retry.sleep(answer(429, RateLimit="t=1"))
+    assert time.monotonic() - started >= 1.0
+
+
+def test_each_new_retry_state_keeps_the_deadline():
+    deadline = time.monotonic() + 12
+    assert HubRetry(total=3, deadline=deadline).increment(method="GET", url="/x", response=answer(503)).deadline == deadline
+
+
+def test_the_session_retries_gets_only_with_the_documented_backoff(tmp_path, hub):
+    settings = settings_for(hub, tmp_path, max_retries=4, ca_bundle=tmp_path / "ca.pem")
+    session = build_session(settings, deadline=time.monotonic() + 60)
+    for scheme in ("https://", "http://"):
+        retry = session.get_adapter(scheme + "example.org").max_retries
+        assert isinstance(retry, HubRetry)
+        assert (retry.total, retry.connect, retry.read, retry.status, retry.other) == (4, 4, 4, 4, 0)
+        assert retry.allowed_methods == frozenset({"GET"}) and retry.status_forcelist == RETRY_STATUSES
+        assert (retry.backoff_factor, retry.backoff_max, retry.backoff_jitter) == (1.0, 60, 1.0)
+        assert retry.respect_retry_after_header is True and retry.raise_on_status is False
+    assert session.headers["Accept"] == "application/json" and session.headers["Accept-Encoding"] == "gzip"
+    assert session.headers["User-Agent"].startswith("hf-audit/")
+    assert session.verify == str(tmp_path / "ca.pem")
+
+
+def test_without_a_ca_bundle_the_system_store_verifies():
+    assert build_session(settings_for_url("https://huggingface.co"), time.monotonic() + 60).verify is True
+
+
+def settings_for_url(url: str) -> Settings:
+    return Settings(org=ORG, token=SecretStr(TOKEN), token_source="test", endpoint=url, state_dir=Path("/nonexistent"))
+
+
+@pytest.mark.parametrize(("max_retries", "attempts"), [(0, 1), (1, 2), (2, 3), (5, 3)])
+def test_a_broken_body_is_downloaded_at_most_three_times(hub, tmp_path, monkeypatch, max_retries, attempts):
+    slept: list[float] = []
+    monkeypatch.setattr(client_module.time, "sleep", slept.append)  # the backoff, recorded instead of waited
+    hub.queue_fault(Fault(kind="cut_body", fraction=0.5), times=10)
+    with pytest.raises(NetworkError, match="broke off midway"):
+        fetch_all(settings_for(hub, tmp_path, max_retries=max_retries))
+    assert len(hub.requests_seen) == attempts
+    assert [wait for wait in slept if wait in (2.0, 4.0)] == [2.0, 4.0][: attempts - 1]
+
+
+def test_a_broken_body_is_not_retried_when_the_deadline_is_under_a_second_away(hub, tmp_path):
+    hub.queue_fault(Fault(kind="cut_body", fraction=0.5), times=3)
+    with pytest.raises(NetworkError, match="broke off midway"):
+        fetch_all(settings_for(hub, tmp_path, max_retries=2), deadline_seconds=0.9)
+    assert len(hub.requests_seen) == 1
+
+
+def test_the_backoff_after_a_broken_body_ends_a_second_before_the_deadline(hub, tmp_path, monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    hub.queue_fault(Fault(kind="cut_body", fraction=0.5))
+    fetch_all(settings_for(hub, tmp_path, max_retries=2), deadline_seconds=2.5)
+    assert len(slept) == 1 and 0 < slept[0] <= 1.5
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "words"),
+    [
+        (401, AuthError, "must belong to an admin of organization 'acme'"),
+        (403, AuthError, "Team or Enterprise plan"),
+        (404, NotFoundError, "organization 'acme' was not found"),
+        (429, NetworkError, "rate-limiting this token; retries ran out"),
+        (408, NetworkError, "HTTP 408: the Hub is unavailable; retries ran out"),
+        (500, NetworkError, "HTTP 500: the Hub is unavailable"),
+        (599, NetworkError, "HTTP 599: the Hub is unavailable"),
+        (418, DataError, "unexpected HTTP 418"),
+        (499, DataError, "unexpected HTTP 499"),
+    ],
+)  # fmt: skip
+def test_each_final_status_gives_its_error_and_words(status, error, words):
+    response = requests.Response()
+    response.status_code = status
+    raised = error_for_status(response, ORG)
+    assert type(raised) is error and words in str(raised)

@@ -77,7 +77,7 @@ TARGETS: tuple[Target, ...] = (
     Target("state", "state.py", ("tests/test_state.py", "tests/test_checkpoint_rules.py")),
     Target(
         "checkpoint_rules", "poll.py", ("tests/test_checkpoint_rules.py",),
-        definitions=("Dedupe", "Poll._advance", "Poll._first_poll_floor", "MIN_DESCENDING_RUN"),
+        definitions=("Dedupe", "Poll._advance", "Poll._first_poll_floor"),
     ),
     Target("normalize", "normalize.py", ("tests/test_normalize.py",), weight=5),
     Target("output", "output.py", ("tests/test_output.py",), weight=3),
