@@ -347,3 +347,43 @@ def test_raw_log_of_an_event_too_deep_to_serialize_keeps_its_first_levels_and_sa
         value = next(iter(value.values())) if isinstance(value, dict) else value[0]
         depth += 1
     assert value == "[nested too deeply]" and depth == 128  # levels 0-127 kept, the 128th is the marker
+
+
+def test_a_data_value_of_exactly_the_cap_is_kept_whole_and_one_more_is_cut_and_flagged():
+    kept = record_for(dict(EVENT, data={"v": "k" * 1024}))["tags"]
+    assert kept["data.v"] == "k" * 1024 and "truncated" not in kept
+    cut = record_for(dict(EVENT, data={"v": "k" * 1025}))["tags"]
+    assert cut["data.v"] == "k" * 1024 and cut["truncated"] == "true"
+
+
+def test_a_data_key_over_its_cap_is_cut_and_flagged():
+    tags = record_for(dict(EVENT, data={"k" * 200: "v"}))["tags"]
+    assert tags[("data." + "k" * 200)[:128]] == "v" and tags["truncated"] == "true"
+
+
+def test_null_and_scalar_data_values_become_their_text():
+    tags = record_for(dict(EVENT, data={"n": None, "f": False, "t": True, "x": 1.5, "i": -3, "l": [None, "a", 2]}))["tags"]
+    assert {k: v for k, v in tags.items() if k.startswith("data.")} == {
+        "data.n": "", "data.f": "false", "data.t": "true", "data.x": "1.5", "data.i": "-3", "data.l": ",a,2",
+    }  # fmt: skip
+
+
+def test_data_that_is_a_scalar_is_one_tag():
+    assert record_for(dict(EVENT, data="plain"))["tags"]["data"] == "plain"
+    assert record_for(dict(EVENT, data=7))["tags"]["data"] == "7"
+
+
+@pytest.mark.parametrize("repo", ["", {"name": ""}, {"name": 5}, {"id": 5}, {"type": "dataset"}, 7, None])
+def test_a_repo_without_a_usable_name_names_no_resource(repo):
+    assert record_for(dict(EVENT, data={"repo": repo}))["resources"] == []
+
+
+def test_truncated_fields_is_shortened_when_its_own_escaped_labels_overflow_the_smallest_line():
+    # 64 data keys of control characters (6 bytes each once escaped) make every label in
+    # truncatedFields long: after every value is cut and every tag dropped, only shortening
+    # truncatedFields itself brings the line under 4096 bytes.
+    data = {"\x01" * 100 + str(i): "v" * 2000 for i in range(64)}
+    line = to_line(record_for(dict(EVENT, data=data)), 4096)
+    record = json.loads(line)
+    assert len(line) <= 4096 and record["tags"]["truncated"] == "true"
+    assert len(record["tags"]["truncatedFields"]) < 1024

@@ -137,3 +137,8 @@ def test_the_buffer_drops_what_was_read_when_it_refills():
     buf.pos = 4
     assert buf.fill() and (buf.text, buf.pos, buf.dropped, buf.offset()) == ("efghij", 0, 4, 4)
     assert not buf.fill() and buf.eof
+
+
+def test_integers_up_to_4000_digits_are_numbers_and_longer_ones_their_text():
+    assert read_all(b"[" + b"9" * 4000 + b"]") == [int("9" * 4000)]
+    assert read_all(b"[" + b"9" * 4001 + b"]") == ["9" * 4001]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import json
 import os
 import resource
 import shutil
@@ -79,7 +80,7 @@ TARGETS: tuple[Target, ...] = (
         "checkpoint_rules", "poll.py", ("tests/test_checkpoint_rules.py",),
         definitions=("Dedupe", "Poll._advance", "Poll._first_poll_floor"),
     ),
-    Target("normalize", "normalize.py", ("tests/test_normalize.py",), weight=5),
+    Target("normalize", "normalize.py", ("tests/test_normalize.py",), timeout=90.0, weight=5),
     Target("output", "output.py", ("tests/test_output.py",), weight=3),
     Target("stream", "stream.py", ("tests/test_stream.py", "tests/test_fuzz.py", "-k", "stream"), weight=4),
     Target(
@@ -98,6 +99,7 @@ class Tally:
     equivalent: int = 0  # listed in equivalent.txt, or inside a function annotation
     in_annotations: int = 0
     not_applicable: int = 0  # cosmic-ray's own failure to make the mutant (not run, not counted)
+    pending: int = 0  # not run yet (an interrupted run: see --resume)
     seconds: float = 0.0
 
     @property
@@ -221,13 +223,13 @@ def environment(tree: Path) -> dict[str, str]:
     return env
 
 
-def run_target(target: Target, equivalents: dict[str, str], used: set[str], count_only: bool = False) -> Tally:
-    tally = Tally(target)
+def prepare(target: Target, equivalents: dict[str, str]) -> None:
+    """A fresh copy of the tree and a cosmic-ray session whose out-of-scope and equivalent
+    mutants are marked skipped; the plan (each mutant's key) is kept beside the session."""
     tree = BUILD / target.name
     copy_tree(tree)
     module_path = f"hf_audit/{target.module}"
-    config = BUILD / f"{target.name}.toml"
-    session = BUILD / f"{target.name}.sqlite"
+    config, session = BUILD / f"{target.name}.toml", BUILD / f"{target.name}.sqlite"
     command = " ".join([PYTEST, *target.tests])
     config.write_text(
         "[cosmic-ray]\n"
@@ -239,63 +241,88 @@ def run_target(target: Target, equivalents: dict[str, str], used: set[str], coun
         'name = "local"\n'
     )
     session.unlink(missing_ok=True)
-    env = environment(tree)
-    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)], cwd=tree, env=env, check=True)
-    source = (tree / module_path).read_text()
+    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)], cwd=tree, env=environment(tree), check=True)
+    plan = classify(target, equivalents, mark_skipped=True)
+    (BUILD / f"{target.name}.plan.json").write_text(json.dumps(plan))
+
+
+def classify(target: Target, equivalents: dict[str, str], mark_skipped: bool) -> dict:
+    """Each mutant of the session in scope, by its key; the equivalent, annotation and
+    not-applicable ones counted (and marked skipped in the session when `mark_skipped`). The
+    source is the worktree's: the copy may be mutated by a run in progress."""
+    source = (REPO / "plugin" / target.module).read_text()
     lines = definition_lines(source, target.definitions) if target.definitions else None
     annotations = function_annotation_spans(source)
-    skipped = WorkResult(worker_outcome=WorkerOutcome.SKIPPED)
     keys: dict[str, str] = {}
-    with use_db(str(session), WorkDB.Mode.open) as db:
-        out_of_scope = []
+    counts = {"equivalent": 0, "in_annotations": 0, "not_applicable": 0}
+    with use_db(str(BUILD / f"{target.name}.sqlite"), WorkDB.Mode.open) as db:
+        skipped = []
         for item in db.work_items:
             mutation = item.mutations[0]
             if operator_is_skipped(mutation.operator_name) or (lines is not None and mutation.start_pos[0] not in lines):
-                out_of_scope.append(item.job_id)
-                continue
-            if inside(mutation.start_pos, annotations):
-                tally.equivalent += 1
-                tally.in_annotations += 1
-                out_of_scope.append(item.job_id)
-                continue
-            key = mutant_key(target.module, source, mutation.operator_name, mutation.operator_args, mutation.occurrence)
-            if key == NOT_APPLICABLE:
-                tally.not_applicable += 1
-                out_of_scope.append(item.job_id)
-                continue
-            keys[item.job_id] = key
-            if key in equivalents:
-                used.add(key)
-                tally.equivalent += 1
-                out_of_scope.append(item.job_id)
-        db.set_multiple_results(out_of_scope, skipped)
+                skipped.append(item.job_id)
+            elif inside(mutation.start_pos, annotations):
+                counts["equivalent"] += 1
+                counts["in_annotations"] += 1
+                skipped.append(item.job_id)
+            elif (key := mutant_key(target.module, source, mutation.operator_name, mutation.operator_args, mutation.occurrence)) == NOT_APPLICABLE:
+                counts["not_applicable"] += 1
+                skipped.append(item.job_id)
+            else:
+                keys[item.job_id] = key
+                if key in equivalents:
+                    counts["equivalent"] += 1
+                    skipped.append(item.job_id)
+        if mark_skipped:
+            db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+    return {"keys": keys, **counts}
+
+
+def run_target(target: Target, equivalents: dict[str, str], used: set[str], mode: str = "run") -> Tally:
+    """mode: run (from scratch), resume (the pending mutants of the last session), count, report."""
+    tally = Tally(target)
+    tree, config, session = BUILD / target.name, BUILD / f"{target.name}.toml", BUILD / f"{target.name}.sqlite"
+    if mode in ("run", "count"):
+        prepare(target, equivalents)
+    plan_file = BUILD / f"{target.name}.plan.json"
+    plan = json.loads(plan_file.read_text()) if plan_file.exists() else classify(target, equivalents, mark_skipped=False)
+    keys: dict[str, str] = plan["keys"]
+    tally.equivalent, tally.in_annotations, tally.not_applicable = plan["equivalent"], plan["in_annotations"], plan["not_applicable"]
+    used.update(key for key in keys.values() if key in equivalents)
     listed = tally.equivalent - tally.in_annotations
     print(
         f"[{target.name}] {len(keys) - listed} mutants to run; equivalent: {listed} listed, "
         f"{tally.in_annotations} in function annotations; {tally.not_applicable} cosmic-ray cannot apply",
         flush=True,
     )
-    if count_only:
+    if mode == "count":
         return tally
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], cwd=tree, env=env, check=True)
-    tally.seconds = time.monotonic() - started
+    if mode in ("run", "resume"):
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], cwd=tree, env=environment(tree), check=True)
+        tally.seconds = time.monotonic() - started
+    done: set[str] = set()
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
             if item.job_id not in keys or result.worker_outcome == WorkerOutcome.SKIPPED:
                 continue
+            done.add(item.job_id)
             if result.test_outcome == TestOutcome.SURVIVED:
                 line = item.mutations[0].start_pos[0]
                 tally.survived.append(f"{keys[item.job_id]}   (line {line}, {item.mutations[0].operator_name})")
             else:
                 tally.killed += 1
+    tally.pending = len([job for job, key in keys.items() if job not in done and key not in equivalents])
     return tally
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("targets", nargs="*", help=", ".join(t.name for t in TARGETS))
-    parser.add_argument("--count", action="store_true", help="only count the mutants of each target")
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--count", action="store_true", help="only count the mutants of each target")
+    modes.add_argument("--resume", action="store_true", help="run what an interrupted run left pending")
+    modes.add_argument("--report", action="store_true", help="only report the last run's results")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="targets run side by side")
     args = parser.parse_args(argv)
     if unknown := set(args.targets) - {t.name for t in TARGETS}:
@@ -309,32 +336,33 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     # Longest first, so the side-by-side runs end together.
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        futures = {t.name: pool.submit(run_target, t, equivalents, used, args.count) for t in sorted(chosen, key=lambda t: -t.weight)}
+        mode = "count" if args.count else "resume" if args.resume else "report" if args.report else "run"
+        futures = {t.name: pool.submit(run_target, t, equivalents, used, mode) for t in sorted(chosen, key=lambda t: -t.weight)}
     tallies = [futures[t.name].result() for t in chosen]
     if args.count:
         return 0
-    report = ["target                killed  survived  equivalent  score   seconds"]
+    report = ["target                killed  survived  equivalent  not run  score   seconds"]
     for t in tallies:
         report.append(
-            f"{t.target.name:<21} {t.killed:>6}  {len(t.survived):>8}  {t.equivalent:>10}  {t.score:6.1%}  {t.seconds:7.0f}"
+            f"{t.target.name:<21} {t.killed:>6}  {len(t.survived):>8}  {t.equivalent:>10}  {t.pending:>7}  {t.score:6.1%}  {t.seconds:7.0f}"
         )
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     killed = sum(t.killed for t in tallies)
     tried = killed + sum(len(t.survived) for t in tallies)
     report.append(f"{'all':<21} {killed:>6}  {tried - killed:>8}  {sum(t.equivalent for t in tallies):>10}  "
-                  f"{killed / max(tried, 1):6.1%}  {time.monotonic() - started:7.0f}")  # fmt: skip
+                  f"{sum(t.pending for t in tallies):>7}  {killed / max(tried, 1):6.1%}  {time.monotonic() - started:7.0f}")  # fmt: skip
     report.append(
         f"wall time {time.monotonic() - started:.0f} s with {args.jobs} targets side by side; CPU time of the "
         f"test runs {children.ru_utime + children.ru_stime:.0f} s; load average at the end {os.getloadavg()[0]:.1f}"
     )
     for t in tallies:
         report += [f"survived in {t.target.name}: {s}" for s in t.survived]
-    if len(chosen) == len(TARGETS):
+    if len(chosen) == len(TARGETS) and not any(t.pending for t in tallies):
         report += [f"stale entry in equivalent.txt (no such mutant now): {key}" for key in equivalents if key not in used]
     text = "\n".join(report)
     print(text)
     (BUILD / "report.txt").write_text(text + "\n")
-    failed = any(t.survived for t in tallies) or any(t.score < SCORE_FLOOR for t in tallies)
+    failed = any(t.survived or t.pending for t in tallies) or any(t.score < SCORE_FLOOR for t in tallies)
     return 1 if failed else 0
 
 
