@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import orjson
 import pytest
+from pydantic import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -327,9 +328,32 @@ def test_each_actor_value_alone_over_the_cap_is_cut_and_flagged(field, key):
     assert record["actor"][key] == "v" * 1024 and record["tags"]["truncated"] == "true"
 
 
-def test_an_actor_value_at_the_cap_is_kept_whole():
-    record = record_for(dict(EVENT, author=dict(EVENT["author"], user="u" * 1024)))
-    assert record["actor"]["user"] == "u" * 1024 and "truncated" not in record["tags"]
+@pytest.mark.parametrize(("field", "key"), [("_id", "id"), ("user", "user"), ("type", "type"), ("avatarUrl", "avatarUrl")])
+def test_an_actor_value_at_the_cap_is_kept_whole_and_not_flagged(field, key):
+    record = record_for(dict(EVENT, author=dict(EVENT["author"], **{field: "u" * 1024})))
+    assert record["actor"][key] == "u" * 1024 and "truncated" not in record["tags"]
+
+
+def test_the_record_context_cannot_change_once_made():
+    # Its id prefix is hashed once from the org: a context changed afterwards would give wrong ids.
+    ctx = RecordContext(**CTX.model_dump())
+    ctx.record_id("x")
+    with pytest.raises(ValidationError):
+        ctx.org = "other"  # type: ignore[misc]
+
+
+def test_moved_from_and_to_name_resources_only_for_a_repo_event_with_both():
+    assert record_for(dict(EVENT, type="org.rename", data={"from": "a", "to": "b"}))["resources"] == []
+    assert record_for(dict(EVENT, type="repo.move", data={"to": "acme/b"}))["resources"] == []
+    assert record_for(dict(EVENT, type="repo.move", data={"from": "acme/a"}))["resources"] == []
+    assert record_for(dict(EVENT, type="repo.move", data={"from": "acme/a", "to": "acme/b"}))["resources"] == [
+        "model:acme/a", "model:acme/b"
+    ]
+
+
+def test_resources_are_capped_at_32():
+    users = [f"user{i}" for i in range(40)]
+    assert record_for(dict(EVENT, type="org.add_users", data={"users": users}))["resources"] == [f"user:{u}" for u in users[:32]]
 
 
 def nested_levels(levels: int) -> object:
@@ -386,4 +410,4 @@ def test_truncated_fields_is_shortened_when_its_own_escaped_labels_overflow_the_
     line = to_line(record_for(dict(EVENT, data=data)), 4096)
     record = json.loads(line)
     assert len(line) <= 4096 and record["tags"]["truncated"] == "true"
-    assert len(record["tags"]["truncatedFields"]) < 1024
+    assert len(record["tags"]["truncatedFields"]) == 512  # halved from its 1,024-character cap until it fits

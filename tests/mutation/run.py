@@ -20,6 +20,7 @@ import json
 import os
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -278,6 +279,19 @@ def classify(target: Target, equivalents: dict[str, str], mark_skipped: bool) ->
     return {"keys": keys, **counts}
 
 
+def refresh_for_resume(target: Target) -> None:
+    """Before resuming: the tests as they are now, and the survivors run again against them (a
+    killed mutant stays killed: tests are only ever added or strengthened between runs). The
+    mutated module itself must not have changed since the session was made."""
+    tree = BUILD / target.name
+    if (tree / "hf_audit" / target.module).read_text() != (REPO / "plugin" / target.module).read_text():
+        raise SystemExit(f"plugin/{target.module} changed since the last run of {target.name}: run it afresh")
+    shutil.rmtree(tree / "tests")
+    shutil.copytree(REPO / "tests", tree / "tests", ignore=shutil.ignore_patterns("__pycache__", "mutation"))
+    with sqlite3.connect(BUILD / f"{target.name}.sqlite") as db:
+        db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+
+
 def run_target(target: Target, equivalents: dict[str, str], used: set[str], mode: str = "run") -> Tally:
     """mode: run (from scratch), resume (the pending mutants of the last session), count, report."""
     tally = Tally(target)
@@ -297,6 +311,8 @@ def run_target(target: Target, equivalents: dict[str, str], used: set[str], mode
     )
     if mode == "count":
         return tally
+    if mode == "resume":
+        refresh_for_resume(target)
     if mode in ("run", "resume"):
         started = time.monotonic()
         subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], cwd=tree, env=environment(tree), check=True)
@@ -304,8 +320,8 @@ def run_target(target: Target, equivalents: dict[str, str], used: set[str], mode
     done: set[str] = set()
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
-            if item.job_id not in keys or result.worker_outcome == WorkerOutcome.SKIPPED:
-                continue
+            if item.job_id not in keys or result.worker_outcome == WorkerOutcome.SKIPPED or keys[item.job_id] in equivalents:
+                continue  # out of scope, or listed as equivalent since it ran
             done.add(item.job_id)
             if result.test_outcome == TestOutcome.SURVIVED:
                 line = item.mutations[0].start_pos[0]
@@ -321,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("targets", nargs="*", help=", ".join(t.name for t in TARGETS))
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("--count", action="store_true", help="only count the mutants of each target")
-    modes.add_argument("--resume", action="store_true", help="run what an interrupted run left pending")
+    modes.add_argument("--resume", action="store_true", help="run what the last run left pending, and its survivors again, with the tests as they are now")
     modes.add_argument("--report", action="store_true", help="only report the last run's results")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="targets run side by side")
     args = parser.parse_args(argv)
