@@ -288,3 +288,42 @@ def test_without_a_stop_the_writer_waits_for_a_slow_reader_however_long():
         writer.flush()  # waits past the 5 s that only apply after a stop
         reader.join()
         assert writer.written == 1 and drained
+
+
+def test_64_unread_batches_of_its_own_still_leave_room_for_another():
+    # The writer remembers its last 64 writes: their layout in the pipe is known, so it need not
+    # wait for the reader to empty the pipe.
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        for _ in range(64):
+            writer.write(b"s\n")
+            writer.flush()
+        assert output._unread_bytes(write_fd) == 128 and writer.has_room_for(4096)
+        writer.write(b"s\n")
+        writer.flush()  # a 65th: the oldest unread write is forgotten, so the layout is not known
+        assert not writer.has_room_for(4096)
+
+
+def test_a_batch_as_large_as_the_pipe_waits_for_an_empty_pipe_and_goes_in_one_write(monkeypatch):
+    real = fcntl.fcntl
+
+    def fixed(fd: int, command: int, arg: int = 0) -> int:
+        if command == output._F_SETPIPE_SZ:
+            raise PermissionError(1, "Operation not permitted")
+        return real(fd, command, arg)
+
+    monkeypatch.setattr(output.fcntl, "fcntl", fixed)
+    with pipe() as (read_fd, write_fd):
+        capacity = pipe_size(write_fd)
+        writer = LineWriter(write_fd, capacity, lambda: False)
+        os.set_blocking(write_fd, False)  # a write that does not fit would fail, not wait
+        writer.write(b"first\n")
+        writer.flush()
+        received = bytearray()
+        reader = threading.Timer(0.3, lambda: received.extend(os.read(read_fd, 1 << 20)))
+        reader.start()
+        writer.write(b"b" * (capacity - 1) + b"\n")
+        writer.flush()
+        reader.join()
+        assert writer.written == 2 and bytes(received) == b"first\n"
+        assert output._unread_bytes(write_fd) == capacity
