@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hf_audit.events import parse_event
-from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, normalize, record_id, to_line
+from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, compact_json, normalize, record_id, to_line
 import conftest
 from conftest import SpecMissing, spec_column_types, spec_python_types
 from strategies import hub_events
@@ -411,3 +411,13 @@ def test_truncated_fields_is_shortened_when_its_own_escaped_labels_overflow_the_
     record = json.loads(line)
     assert len(line) <= 4096 and record["tags"]["truncated"] == "true"
     assert len(record["tags"]["truncatedFields"]) == 512  # halved from its 1,024-character cap until it fits
+
+
+@pytest.mark.parametrize("value", ["", 5, {"slug": 5}, {"slug": ""}, {"id": None}, []])
+def test_a_named_resource_without_a_usable_name_names_nothing(value):
+    assert record_for(dict(EVENT, type="collections.x", data={"collection": value}))["resources"] == []
+
+
+def test_compact_json_is_the_compact_text_of_a_value():
+    assert compact_json({"a": [1, "é"], "b": None}) == '{"a":[1,"é"],"b":null}'
+    assert compact_json({"n": 2**80}) == '{"n":1208925819614629174706176}'

@@ -327,3 +327,22 @@ def test_a_batch_as_large_as_the_pipe_waits_for_an_empty_pipe_and_goes_in_one_wr
         reader.join()
         assert writer.written == 2 and bytes(received) == b"first\n"
         assert output._unread_bytes(write_fd) == capacity
+
+
+def test_a_pipe_already_at_1_mib_is_enlarged_further_for_a_line_bound_past_half_a_mib(monkeypatch):
+    real = fcntl.fcntl
+    asked: list[int] = []
+
+    def recording(fd: int, command: int, arg: int = 0) -> int:
+        if command == output._F_SETPIPE_SZ:
+            asked.append(arg)
+        return real(fd, command, arg)
+
+    with pipe() as (_, write_fd):
+        fcntl.fcntl(write_fd, output._F_SETPIPE_SZ, 1 << 20)
+        monkeypatch.setattr(output.fcntl, "fcntl", recording)
+        LineWriter(write_fd, 700_000, lambda: False)
+        assert asked[:1] == [1_400_000]
+        asked.clear()
+        LineWriter(write_fd, 65535, lambda: False)
+        assert asked == []  # already large enough: left alone

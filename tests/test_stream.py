@@ -142,3 +142,12 @@ def test_the_buffer_drops_what_was_read_when_it_refills():
 def test_integers_up_to_4000_digits_are_numbers_and_longer_ones_their_text():
     assert read_all(b"[" + b"9" * 4000 + b"]") == [int("9" * 4000)]
     assert read_all(b"[" + b"9" * 4001 + b"]") == ["9" * 4001]
+
+
+def test_errors_count_the_events_read_before_them():
+    with pytest.raises(DataError, match=r"ended after 2 events without its closing '\]'"):
+        read_all(b'[{"a":1},{"a":2}')
+    with pytest.raises(DataError, match="event 1 at character"):
+        read_all(json.dumps([{"a": 1}, {"big": "x" * 5000}]).encode(), size=256, max_item_chars=1000)
+    with pytest.raises(DataError, match="invalid JSON after event 1"):
+        read_all(b"[1 2]")

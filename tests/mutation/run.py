@@ -101,6 +101,7 @@ class Tally:
     in_annotations: int = 0
     not_applicable: int = 0  # cosmic-ray's own failure to make the mutant (not run, not counted)
     pending: int = 0  # not run yet (an interrupted run: see --resume)
+    never_run: bool = False
     seconds: float = 0.0
 
     @property
@@ -298,6 +299,9 @@ def run_target(target: Target, equivalents: dict[str, str], used: set[str], mode
     tree, config, session = BUILD / target.name, BUILD / f"{target.name}.toml", BUILD / f"{target.name}.sqlite"
     if mode in ("run", "count"):
         prepare(target, equivalents)
+    if not session.exists():
+        tally.never_run = True
+        return tally
     plan_file = BUILD / f"{target.name}.plan.json"
     plan = json.loads(plan_file.read_text()) if plan_file.exists() else classify(target, equivalents, mark_skipped=False)
     keys: dict[str, str] = plan["keys"]
@@ -359,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     report = ["target                killed  survived  equivalent  not run  score   seconds"]
     for t in tallies:
+        if t.never_run:
+            report.append(f"{t.target.name:<21} (no session yet: run it)")
+            continue
         report.append(
             f"{t.target.name:<21} {t.killed:>6}  {len(t.survived):>8}  {t.equivalent:>10}  {t.pending:>7}  {t.score:6.1%}  {t.seconds:7.0f}"
         )
@@ -373,12 +380,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     for t in tallies:
         report += [f"survived in {t.target.name}: {s}" for s in t.survived]
-    if len(chosen) == len(TARGETS) and not any(t.pending for t in tallies):
+    if len(chosen) == len(TARGETS) and not any(t.pending or t.never_run for t in tallies):
         report += [f"stale entry in equivalent.txt (no such mutant now): {key}" for key in equivalents if key not in used]
     text = "\n".join(report)
     print(text)
     (BUILD / "report.txt").write_text(text + "\n")
-    failed = any(t.survived or t.pending for t in tallies) or any(t.score < SCORE_FLOOR for t in tallies)
+    failed = any(t.survived or t.pending or t.never_run for t in tallies) or any(t.score < SCORE_FLOOR for t in tallies)
     return 1 if failed else 0
 
 
