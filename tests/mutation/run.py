@@ -171,8 +171,8 @@ def definition_lines(source: str, names: tuple[str, ...]) -> set[int]:
 
 
 def mutant_key(module: str, source: str, operator_name: str, operator_args: dict, occurrence: int) -> str:
-    """`module | original line | mutated line`: how equivalent.txt names a mutant (line numbers
-    would go stale with every edit above it)."""
+    """`module || original line || mutated line`: how equivalent.txt names a mutant (line numbers
+    would go stale with every edit above it; `||` is no Python operator, so it never occurs in a line)."""
     try:
         mutated = mutate_code(source, get_operator(operator_name)(**operator_args), occurrence)
     except Exception:  # noqa: BLE001 - cosmic-ray cannot apply some mutations (a dotted exception name)
@@ -187,21 +187,22 @@ def mutant_key(module: str, source: str, operator_name: str, operator_args: dict
             removed.append(line[1:])
         elif line.startswith("+") and not line.startswith("+++"):
             added.append(line[1:])
-    return f"{module} | {' / '.join(removed)} | {' / '.join(added)}"
+    return f"{module} || {' / '.join(removed)} || {' / '.join(added)}"
 
 
 NOT_APPLICABLE = "(cosmic-ray cannot apply this mutation)"
 
 
 def load_equivalents() -> dict[str, str]:
-    """equivalent.txt: `module | original line | mutated line | reason`, one a line; # comments."""
+    """equivalent.txt: `module || original line || mutated line || reason`, one a line; # comments."""
     listed: dict[str, str] = {}
     for number, line in enumerate(EQUIVALENT_FILE.read_text().splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
-        parts = line.rsplit(" | ", 1)
-        if len(parts) != 2 or not parts[1].strip() or parts[0].count(" | ") != 2:
-            raise SystemExit(f"{EQUIVALENT_FILE}:{number}: expected `module | original | mutated | reason`")
+        parts = line.split(" || ")
+        if len(parts) != 4 or not parts[3].strip():
+            raise SystemExit(f"{EQUIVALENT_FILE}:{number}: expected `module || original || mutated || reason`")
+        parts = [" || ".join(parts[:3]), parts[3]]
         listed[parts[0]] = parts[1].strip()
     return listed
 
