@@ -266,3 +266,11 @@ def test_each_final_status_gives_its_error_and_words(status, error, words):
     response.status_code = status
     raised = error_for_status(response, ORG)
     assert type(raised) is error and words in str(raised)
+
+
+def test_a_body_retry_is_counted_once_in_the_fetch_figures(hub, tmp_path, monkeypatch):
+    monkeypatch.setattr(client_module.time, "sleep", lambda seconds: None)
+    hub.queue_fault(Fault(kind="cut_body", fraction=0.5))
+    client = ExportClient(settings_for(hub, tmp_path, max_retries=2), time.monotonic() + 30)
+    client.fetch(lambda items: list(items))
+    assert (client.stats.retries, client.stats.attempts, client.stats.status) == (1, 2, 200)

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cosmic_ray.mutating import mutate_code
+from cosmic_ray.mutating import mutate_and_test, mutate_code
 from cosmic_ray.plugins import get_operator
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
@@ -281,17 +281,43 @@ def classify(target: Target, equivalents: dict[str, str], mark_skipped: bool) ->
     return {"keys": keys, **counts}
 
 
-def refresh_for_resume(target: Target) -> None:
+def refresh_for_resume(target: Target, keep_survivors: bool = False) -> None:
     """Before resuming: the tests as they are now, and the survivors run again against them (a
     killed mutant stays killed: tests are only ever added or strengthened between runs). The
     mutated module itself must not have changed since the session was made."""
     tree = BUILD / target.name
-    if (tree / "hf_audit" / target.module).read_text() != (REPO / "plugin" / target.module).read_text():
-        raise SystemExit(f"plugin/{target.module} changed since the last run of {target.name}: run it afresh")
+    # An interrupted run can leave its last mutant applied in the copy: put the package back.
+    # (It must not have changed since the session was made: the mutants' positions come from it.)
+    shutil.rmtree(tree / "hf_audit")
+    shutil.copytree(REPO / "plugin", tree / "hf_audit", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.rmtree(tree / "tests")
     shutil.copytree(REPO / "tests", tree / "tests", ignore=shutil.ignore_patterns("__pycache__", "mutation"))
-    with sqlite3.connect(BUILD / f"{target.name}.sqlite") as db:
-        db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+    if not keep_survivors:
+        with sqlite3.connect(BUILD / f"{target.name}.sqlite") as db:
+            db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+
+
+def recheck_survivors(target: Target) -> None:
+    """The last run's survivors, each mutated and tested again (cosmic-ray's mutate_and_test)
+    against the tests as they are now; their results replace the old ones."""
+    refresh_for_resume(target, keep_survivors=True)
+    tree, session = BUILD / target.name, BUILD / f"{target.name}.sqlite"
+    command = " ".join([PYTEST, *target.tests])
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        survivors = [item for item, result in db.completed_work_items if result.test_outcome == TestOutcome.SURVIVED]
+    previous = Path.cwd()
+    os.chdir(tree)  # the test command and the module path are relative to the copy
+    try:
+        old_env = dict(os.environ)
+        os.environ.update(environment(tree))
+        for item in survivors:
+            result = mutate_and_test(item.mutations, command, target.timeout)
+            with use_db(str(session), WorkDB.Mode.open) as db:
+                db.set_result(item.job_id, result)
+    finally:
+        os.environ.clear()
+        os.environ.update(old_env)
+        os.chdir(previous)
 
 
 def run_target(target: Target, equivalents: dict[str, str], used: set[str], mode: str = "run") -> Tally:
@@ -318,6 +344,8 @@ def run_target(target: Target, equivalents: dict[str, str], used: set[str], mode
         return tally
     if mode == "resume":
         refresh_for_resume(target)
+    if mode == "recheck":
+        recheck_survivors(target)
     if mode in ("run", "resume"):
         started = time.monotonic()
         subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], cwd=tree, env=environment(tree), check=True)
@@ -344,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     modes.add_argument("--count", action="store_true", help="only count the mutants of each target")
     modes.add_argument("--resume", action="store_true", help="run what the last run left pending, and its survivors again, with the tests as they are now")
     modes.add_argument("--report", action="store_true", help="only report the last run's results")
+    modes.add_argument("--recheck", action="store_true", help="test the last run's survivors again with the tests as they are now")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="targets run side by side")
     args = parser.parse_args(argv)
     if unknown := set(args.targets) - {t.name for t in TARGETS}:
@@ -356,8 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     BUILD.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     # Longest first, so the side-by-side runs end together.
-    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        mode = "count" if args.count else "resume" if args.resume else "report" if args.report else "run"
+    # A recheck changes directory per mutant: one target at a time.
+    with ThreadPoolExecutor(1 if args.recheck else max(1, args.jobs)) as pool:
+        mode = next((m for m in ("count", "resume", "report", "recheck") if getattr(args, m)), "run")
         futures = {t.name: pool.submit(run_target, t, equivalents, used, mode) for t in sorted(chosen, key=lambda t: -t.weight)}
     tallies = [futures[t.name].result() for t in chosen]
     if args.count:
