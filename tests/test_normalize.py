@@ -421,3 +421,18 @@ def test_a_named_resource_without_a_usable_name_names_nothing(value):
 def test_compact_json_is_the_compact_text_of_a_value():
     assert compact_json({"a": [1, "é"], "b": None}) == '{"a":[1,"é"],"b":null}'
     assert compact_json({"n": 2**80}) == '{"n":1208925819614629174706176}'
+
+
+def test_a_record_written_by_the_fallback_serializer_keeps_its_text_as_utf_8():
+    # A lone surrogate sends the record to the stdlib serializer: other text stays UTF-8, unescaped.
+    line = to_line(record_for(dict(EVENT, message="modèle \ud800 🤗")), 65535)
+    assert "modèle \ufffd 🤗".encode() in line and b"\\u00e8" not in line
+
+
+def test_the_longest_value_is_cut_by_more_than_the_overflow_in_one_step():
+    # rawLog (the event whole, ~60K) is the longest and shorter than the ~90K overflow: it is
+    # emptied at once, and the message, next longest, keeps what fits.
+    event = dict(EVENT, message="m" * 30_000, data={"blob": "d" * 30_000})
+    record = json.loads(to_line(record_for(event), 4096))
+    assert record["rawLog"] == "" and record["message"].startswith("m" * 100)
+    assert record["tags"]["truncatedFields"].split(",")[:2] == ["rawLog", "message"]
