@@ -163,6 +163,7 @@ def answer(status: int, **headers: str) -> urllib3.HTTPResponse:
         (429, {"RateLimit": '"api";r=0;t=7', "Retry-After": "9"}, 9.0),  # the longer of the two
         (429, {"RateLimit": '"api";r=0;t=7', "Retry-After": "3"}, 7.0),
         (429, {"Retry-After": "5"}, 5.0),
+        (429, {"RateLimit": '"api";r=0;t=0'}, 0.0),  # the window has already reset: no wait
         (429, {}, None),
         (503, {"RateLimit": '"api";r=0;t=42'}, None),  # only a 429 says the reset is a wait
         (503, {"Retry-After": "4"}, 4.0),
