@@ -436,3 +436,7 @@ def test_the_longest_value_is_cut_by_more_than_the_overflow_in_one_step():
     record = json.loads(to_line(record_for(event), 4096))
     assert record["rawLog"] == "" and record["message"].startswith("m" * 100)
     assert record["tags"]["truncatedFields"].split(",")[:2] == ["rawLog", "message"]
+
+
+def test_the_same_resource_named_twice_is_listed_once():
+    assert record_for(dict(EVENT, type="repo.x", data={"repo": "acme/x", "repoId": "acme/x"}))["resources"] == ["model:acme/x"]

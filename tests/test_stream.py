@@ -151,3 +151,9 @@ def test_errors_count_the_events_read_before_them():
         read_all(json.dumps([{"a": 1}, {"big": "x" * 5000}]).encode(), size=256, max_item_chars=1000)
     with pytest.raises(DataError, match="invalid JSON after event 1"):
         read_all(b"[1 2]")
+
+
+def test_a_body_that_is_not_an_array_is_quoted_by_its_first_200_characters():
+    with pytest.raises(NotAnArray) as raised:
+        read_all(b"x" * 1000, size=1)
+    assert raised.value.snippet == "x" * 200
