@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-test demo test bench bench-fleet chaos fuzz fleet detections clean
+.PHONY: install install-test install-mutation demo test bench bench-fleet chaos fuzz fleet detections mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.runtime
 
 install-test: $(VENV)/.test
+
+$(VENV)/.mutation: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,mutation]'
+	touch $@ $(VENV)/.test $(VENV)/.runtime
+
+install-mutation: $(VENV)/.mutation
 
 ## Run the real hf-audit-poll twice against the simulated Hub: no token, no servers.
 demo: install
@@ -56,6 +62,11 @@ chaos: install-test
 ## Longer fuzzing run.
 fuzz: install-test
 	HF_AUDIT_FUZZ_SCALE=$${HF_AUDIT_FUZZ_SCALE:-20} $(BIN)/pytest tests/test_fuzz.py -p no:cacheprovider
+
+## Mutation testing (cosmic-ray) of the code that decides what is printed and committed; not part
+## of `make test` (tests/test_known_mutants.py is its quick part there). Report: build/mutation/report.txt.
+mutation: install-mutation
+	$(BIN)/python tests/mutation/run.py $(TARGETS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

@@ -39,6 +39,7 @@ def _parse_constant(text: str) -> str:
 _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
 _WHITESPACE = " \t\n\r"
 _DELIMITERS = _WHITESPACE + ",]"
+_SELF_DELIMITED = '"{['
 _LARGE_ITEM = 1 << 20  # the fast path leaves an item this large to _parse_item and its size checks
 _COMMA = re.compile(r"[ \t\n\r]*,[ \t\n\r]*")
 
@@ -226,8 +227,10 @@ def _parse_item(buf: _Buffer, max_item_chars: int, index: int) -> object:
             error = None
             if end - start > max_item_chars:
                 raise DataError(f"event {index} at character {buf.offset()} is larger than {max_item_chars} characters")
-            # A number is complete only once a delimiter follows it: "12" may go on as "123".
-            if buf.eof or not isinstance(value, (int, float)) or (end < len(buf.text) and buf.text[end] in _DELIMITERS):
+            # A number is complete only once a delimiter follows it: "12" may go on as "123". So is
+            # a number kept as text (5,000 digits, 1e400) or a bare constant: only a string, an
+            # object and an array end themselves.
+            if buf.eof or buf.text[start] in _SELF_DELIMITED or (end < len(buf.text) and buf.text[end] in _DELIMITERS):
                 buf.pos = end
                 return value
         pending = len(buf.text) - start

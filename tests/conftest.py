@@ -20,7 +20,51 @@ TOKEN = "hf_SimulatedSecretToken0123456789"
 ORG = "acme"
 BIN_DIR = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
-SPEC_DIR = REPO.parent / "shared" / "spec"
+# The project's shared spec (../shared/spec beside the repository, as CI lays it out); the mutation
+# run works on a copy of the tree elsewhere and names the real folder in HF_AUDIT_SPEC_DIR.
+SPEC_DIR = Path(os.environ.get("HF_AUDIT_SPEC_DIR") or REPO.parent / "shared" / "spec")
+
+
+class SpecMissing(Exception):
+    """The spec folder or one of its files is absent: the checks against it cannot run, and
+    passing without them would hide it."""
+
+
+def spec_file(name: str) -> Path:
+    path = SPEC_DIR / name
+    if not path.is_file():
+        raise SpecMissing(
+            f"{path} is missing: the tests check the code against the project's spec, expected in "
+            f"{REPO.parent / 'shared' / 'spec'} (or the folder named by HF_AUDIT_SPEC_DIR)"
+        )
+    return path
+
+
+def spec_column_types() -> list[tuple[str, str]]:
+    """The 51 columns of the spec, in order, with their ClickHouse types."""
+    rows = [line.split("\t") for line in spec_file("huggingface_logs.columns.tsv").read_text().splitlines()]
+    rows = [row for row in rows if row[0] and not row[0].startswith("#")]
+    if rows[0] != ["column", "clickhouse_type"] or len(rows) != 52:
+        raise SpecMissing(f"the spec's column table is not the expected 51 rows under a header: {rows[:2]}")
+    return [(name, kind) for name, kind in rows[1:]]
+
+
+_PYTHON_TYPES = {
+    "String": str, "UInt32": int, "DateTime": str, "Float64": float, "Bool": bool,
+    "Map(String, String)": dict, "Array(String)": list,
+}  # fmt: skip
+
+
+def spec_python_types() -> dict[str, type]:
+    """Each column's JSON type in a record, from its spec type; a type not known here is an error,
+    so no column goes unchecked."""
+    types = {}
+    for name, kind in spec_column_types():
+        python_type = list if kind.startswith("Array(") else _PYTHON_TYPES.get(kind)
+        if python_type is None:
+            raise SpecMissing(f"the spec gives column {name} the type {kind}, which the tests do not know")
+        types[name] = python_type
+    return types
 
 
 @dataclass

@@ -32,7 +32,7 @@ from clickhouse_shipped import (
     shipped_uri,
     stored_rows,
 )
-from conftest import SPEC_DIR
+from conftest import spec_column_types
 from hf_audit.events import parse_event
 from hf_audit.normalize import COLUMNS, RecordContext, normalize, to_line
 from records import simulated_export_lines
@@ -80,10 +80,7 @@ def test_table_has_the_51_record_columns_in_order(endpoint: ChdbHttpEndpoint, da
 
 
 def test_column_types_are_the_spec_types(endpoint: ChdbHttpEndpoint, database: str) -> None:
-    spec = SPEC_DIR / "huggingface_logs.columns.tsv"
-    if not spec.exists():
-        pytest.skip(f"the spec folder {SPEC_DIR} is absent")
-    rows = [line.split("\t") for line in spec.read_text().splitlines() if line and not line.startswith("#")][1:]
+    rows = spec_column_types()
     sql = f"SELECT name, type FROM system.columns WHERE database = '{database}' AND table = '{TABLE}' ORDER BY position"
     stored = [line.split("\t", 1) for line in endpoint.query(sql, "TabSeparatedRaw").decode().splitlines()]
 

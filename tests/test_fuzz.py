@@ -33,27 +33,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
+from jsonschema import Draft202012Validator
 from hypothesis import strategies as st
 
-from conftest import assert_no_secret, poller_env
+from conftest import assert_no_secret, poller_env, spec_file, spec_python_types
 from hf_audit.errors import DataError, ExitCode
 from hf_audit.events import MalformedEvent, parse_event
-from hf_audit.normalize import COLUMNS, RecordContext, normalize, to_line
+from hf_audit.normalize import COLUMNS, RecordContext, normalize, record_id, to_line
 from hf_audit.simhub.events import generate_events
-from hf_audit.stream import iter_json_array
+from hf_audit.stream import TooDeep, iter_json_array
+from strategies import hub_events
 
 SCALE = max(1, int(os.environ.get("HF_AUDIT_FUZZ_SCALE", "1")))
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "huggingface_logs.columns.tsv"
 CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 MAX_ITEM_CHARS = 1 << 20
 NOW = datetime.now(timezone.utc)
 SAMPLE_EVENTS = generate_events(120, seed=11, end=NOW - timedelta(minutes=5), span=timedelta(days=2))
 VALID_EXPORT = json.dumps(SAMPLE_EVENTS[:6]).encode()
-COLUMN_TYPES = {
-    "String": str, "UInt32": int, "DateTime": str, "Float64": float, "Bool": bool,
-    "Map(String, String)": dict, "Array(String)": list,
-}  # fmt: skip
 
 
 def examples(count: int) -> int:
@@ -81,19 +78,54 @@ def read_or_data_error(body: bytes, sizes: list[int], max_item_chars: int = MAX_
 chunk_sizes = st.lists(st.integers(min_value=1, max_value=4096), min_size=1, max_size=6)
 
 
+class TooDeepForTheReference(Exception):
+    pass
+
+
+def reference_items(body: bytes) -> list[Any] | None:
+    """What the export means by the standard library's whole-body parser, the oracle for the
+    streaming reader: the array's items, or None when the body is not one JSON array. It applies
+    the reader's documented choices: invalid UTF-8 reads as U+FFFD, and number literals no
+    float or int can hold (1e400, 5,000 digits) and the non-JSON NaN/Infinity stay text."""
+
+    def parse_int(text: str) -> int | str:
+        return int(text) if len(text) <= 4000 else text
+
+    def parse_float(text: str) -> float | str:
+        value = float(text)
+        return text if value in (float("inf"), float("-inf")) else value
+
+    try:
+        value = json.loads(body.decode("utf-8", "replace"), parse_int=parse_int, parse_float=parse_float, parse_constant=str)
+    except RecursionError:
+        raise TooDeepForTheReference from None
+    except ValueError:
+        return None
+    return value if isinstance(value, list) else None
+
+
+def assert_read_as_the_reference_reads(body: bytes, sizes: list[int]) -> None:
+    """The oracle: a valid export comes back whole, item for item; a broken one is refused."""
+    try:
+        expected = reference_items(body)
+    except TooDeepForTheReference:
+        reject()
+    assert read_or_data_error(body, sizes) == expected
+
+
 # --- the stream parser -------------------------------------------------------------------------
 
 
 @settings(max_examples=examples(300), deadline=None)
 @given(body=st.binary(max_size=3000), sizes=chunk_sizes)
-def test_stream_on_random_bytes_yields_items_or_raises_data_error(body, sizes):
-    read_or_data_error(body, sizes)
+def test_stream_on_random_bytes_reads_what_a_whole_body_parser_reads(body, sizes):
+    assert_read_as_the_reference_reads(body, sizes)
 
 
 @settings(max_examples=examples(200), deadline=None)
 @given(body=st.binary(max_size=2000).map(lambda tail: b"[" + tail), sizes=chunk_sizes)
-def test_stream_on_random_bytes_after_an_opening_bracket_yields_items_or_raises_data_error(body, sizes):
-    read_or_data_error(body, sizes)
+def test_stream_on_random_bytes_after_an_opening_bracket_reads_what_a_whole_body_parser_reads(body, sizes):
+    assert_read_as_the_reference_reads(body, sizes)
 
 
 def _flip_bits(body: bytes, positions: list[int], bits: list[int]) -> bytes:
@@ -120,11 +152,18 @@ mutations = st.one_of(
 
 @settings(max_examples=examples(300), deadline=None)
 @given(mutate=st.lists(mutations, min_size=1, max_size=4), sizes=chunk_sizes)
-def test_stream_on_a_mutated_export_yields_items_or_raises_data_error(mutate, sizes):
+def test_stream_on_a_mutated_export_reads_what_a_whole_body_parser_reads(mutate, sizes):
     body = VALID_EXPORT
     for mutation in mutate:
         body = mutation(body)
-    read_or_data_error(body, sizes)
+    assert_read_as_the_reference_reads(body, sizes)
+
+
+@settings(max_examples=examples(50), deadline=None)
+@given(sizes=chunk_sizes, indent=st.sampled_from([None, 1]), count=st.integers(min_value=0, max_value=len(SAMPLE_EVENTS)))
+def test_stream_reads_a_valid_export_whole_whatever_the_chunking(sizes, indent, count):
+    body = json.dumps(SAMPLE_EVENTS[:count], indent=indent).encode()
+    assert read_or_data_error(body, sizes) == SAMPLE_EVENTS[:count]
 
 
 @settings(max_examples=examples(100), deadline=None)
@@ -146,16 +185,25 @@ FRAGMENTS = [
 
 @settings(max_examples=examples(400), deadline=None)
 @given(pieces=st.lists(st.sampled_from(FRAGMENTS), max_size=40), sizes=chunk_sizes)
-def test_stream_on_json_fragment_soup_yields_items_or_raises_data_error(pieces, sizes):
-    read_or_data_error(b"[" + b"".join(pieces), sizes)
+def test_stream_on_json_fragment_soup_reads_what_a_whole_body_parser_reads(pieces, sizes):
+    assert_read_as_the_reference_reads(b"[" + b"".join(pieces), sizes)
 
 
 @settings(max_examples=examples(40), deadline=None)
 @given(depth=st.integers(min_value=1, max_value=50_000), opener=st.sampled_from([b"[", b'{"a":']), closed=st.booleans())
-def test_stream_on_deep_nesting_yields_items_or_raises_data_error(depth, opener, closed):
+def test_stream_on_deep_nesting_yields_the_item_or_its_text_or_refuses_a_cut_body(depth, opener, closed):
     closer = b"]" if opener == b"[" else b"}"
-    body = b"[" + opener * depth + b"1" + (closer * depth + b"]" if closed else b"")
-    read_or_data_error(body, [65536])
+    item = opener * depth + b"1" + closer * depth
+    body = b"[" + (item + b"]" if closed else item[: len(item) - depth])
+    items = read_or_data_error(body, [65536])
+    if not closed:
+        assert items is None
+        return
+    assert items is not None and len(items) == 1
+    if isinstance(items[0], TooDeep):  # too deep for the parser: passed on as its text, to be reported
+        assert items[0].text == item.decode()
+    else:
+        assert items == reference_items(body)
 
 
 @pytest.mark.parametrize("limit", [1_000, 20_000_000])
@@ -198,14 +246,7 @@ def context(max_line_bytes: int = 65535) -> RecordContext:
     )  # fmt: skip
 
 
-def spec_types() -> dict[str, type]:
-    if not SPEC.exists():
-        return {}
-    rows = [line.split("\t") for line in SPEC.read_text().splitlines()[2:] if line]
-    return {name: COLUMN_TYPES[kind] for name, kind in rows if kind in COLUMN_TYPES}
-
-
-SPEC_TYPES = spec_types()
+SPEC_TYPES = spec_python_types()  # a missing spec raises SpecMissing: no column goes unchecked
 
 
 def assert_valid_line(line: bytes, bound: int) -> dict[str, Any]:
@@ -259,6 +300,29 @@ wide_data = st.dictionaries(nasty_text, nasty_scalars, min_size=50, max_size=200
 )
 
 
+EVENT_SCHEMA = Draft202012Validator(json.loads(spec_file("hf-audit-log-export.openapi.json").read_text())["response_schema"]["items"])
+
+
+def possible_id(item: Any) -> str | None:
+    """The id an accepted item gets: its `_id` text, or a number's text (the model's documented
+    coercion); None when nothing can be an id."""
+    if not isinstance(item, dict):
+        return None
+    value = item.get("_id")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def must_be_accepted(item: Any) -> bool:
+    """The oracle for "not malformed": the item is an event as the spec's export schema declares
+    it. One exception, stated: the schema's time pattern allows the year 0000, which no clock sets
+    and Python's datetime cannot hold; such an event is reported malformed (with its text)."""
+    return EVENT_SCHEMA.is_valid(item) and not item["createdAt"].startswith("0000")
+
+
 def normalize_or_malformed(item: Any, bound: int) -> dict[str, Any] | None:
     try:
         event = parse_event(item)
@@ -270,7 +334,21 @@ def normalize_or_malformed(item: Any, bound: int) -> dict[str, Any] | None:
 @settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(item=hub_like_dicts | nasty_values, bound=st.sampled_from([4096, 8192, 65535]))
 def test_normalizer_gives_a_valid_line_or_malformed_event_for_adversarial_items(item, bound):
-    normalize_or_malformed(item, bound)
+    record = normalize_or_malformed(item, bound)
+    if must_be_accepted(item):
+        assert record is not None, "a schema-valid event was reported malformed"
+    if record is not None:
+        assert record["eventID"] == possible_id(item) and record["id"] == record_id("acme", record["eventID"])
+    if possible_id(item) is None:
+        assert record is None  # no event id: nothing to print and no way to dedupe it
+
+
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event=hub_events, bound=st.sampled_from([4096, 65535]))
+def test_normalizer_never_reports_a_schema_valid_event_malformed(event, bound):
+    assume(must_be_accepted(event))
+    record = normalize_or_malformed(event, bound)
+    assert record is not None and record["eventID"] == event["_id"]
 
 
 @settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -379,18 +457,19 @@ def stdout_lines(stdout: bytes) -> list[bytes]:
     return [piece + b"\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
 
 
-def expected_event_ids(body: bytes) -> list[str] | None:
-    """The distinct well-formed event ids a complete export carries (None: the body is refused)."""
-    items = read_or_data_error(body, [256 * 1024], max_item_chars=32 * 1024 * 1024)
+def accepted_and_possible_ids(body: bytes) -> tuple[set[str], set[str]] | None:
+    """From the body alone, with the standard library's parser and the spec's schema (never the
+    reader or the checker under test): the ids that must be printed (schema-valid events) and
+    the ids that may be (any object with a string _id); None when the body must be refused."""
+    try:
+        items = reference_items(body)
+    except TooDeepForTheReference:
+        reject()
     if items is None:
         return None
-    ids: dict[str, None] = {}
-    for item in items:
-        try:
-            ids.setdefault(parse_event(item)["_id"], None)
-        except MalformedEvent:
-            pass
-    return list(ids)
+    must = {item["_id"] for item in items if must_be_accepted(item)}
+    may = {event_id for item in items if (event_id := possible_id(item)) is not None}
+    return must, may
 
 
 @settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -408,12 +487,15 @@ def test_poller_prints_only_valid_lines_and_a_documented_exit_code_for_any_expor
     assert all(line.startswith("ts=") for line in stderr.split("\n") if line), stderr
     assert proc.returncode in (ExitCode.OK, ExitCode.DATA), stderr
     records = [assert_valid_line(line, 65535) for line in stdout_lines(proc.stdout)]
-    expected = expected_event_ids(body)
-    if proc.returncode == ExitCode.DATA:
-        assert expected is None and proc.stdout == b""
-    else:
-        assert expected is not None
-        assert sorted(r["eventID"] for r in records) == sorted(expected)
+    expected = accepted_and_possible_ids(body)
+    if expected is None:  # a broken export is refused whole
+        assert proc.returncode == ExitCode.DATA and proc.stdout == b"", stderr
+        return
+    must, may = expected
+    printed = [record["eventID"] for record in records]
+    assert proc.returncode == ExitCode.OK, stderr
+    assert len(printed) == len(set(printed))  # each event once
+    assert must <= set(printed) <= may, stderr
 
 
 def test_poller_prints_a_deeply_nested_event_instead_of_failing_every_poll(raw_server):

@@ -1,27 +1,26 @@
 """The normalized record: 51 columns, never null, faithful to the event, and one bounded line."""
 
+import hashlib
 import json
+import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 import orjson
 import pytest
+from pydantic import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hf_audit.events import parse_event
-from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, normalize, record_id, to_line
+from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, compact_json, normalize, record_id, to_line
+import conftest
+from conftest import SpecMissing, spec_column_types, spec_python_types
 from strategies import hub_events
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec"
 CTX = RecordContext(
     org="acme", workspace_id="ws-1", source_id="src-1", source_ttl_days=90,
     received_at=datetime(2026, 11, 25, 17, 0, 0, 123456, tzinfo=timezone.utc), max_line_bytes=65535,
 )
-EXPECTED_TYPES = {
-    "String": str, "UInt32": int, "DateTime": str, "Float64": float, "Bool": bool,
-    "Map(String, String)": dict, "Array(String)": list,
-}
 
 EVENT = {
     "_id": "6744aa0c1f2e3d4c5b6a7980",
@@ -43,11 +42,10 @@ def record_for(event: dict, ctx: RecordContext = CTX) -> dict:
 
 
 def spec_columns() -> list[tuple[str, str]]:
-    path = SPEC / "huggingface_logs.columns.tsv"
-    if not path.exists():
-        pytest.skip(f"the spec folder {SPEC} is absent")
-    lines = [line.split("\t") for line in path.read_text().splitlines() if line and not line.startswith("#")]
-    return [(name, kind) for name, kind in lines[1:]]
+    return spec_column_types()
+
+
+SPEC_TYPES = spec_python_types()  # a missing spec raises SpecMissing: no column goes unchecked
 
 
 def test_columns_are_the_51_of_the_spec_in_order():
@@ -129,6 +127,71 @@ def test_unknown_event_type_is_emitted_like_any_other():
     assert record["tags"]["scope"] == "org" and record["tags"]["action"] == "brand_new_thing.enable"
 
 
+# The record id is uuid5(namespace, "huggingface:<org>:<_id>"): RFC 4122 section 4.3, worked out
+# here from its definition (SHA-1 of the namespace's 16 bytes and the name, version nibble 5,
+# variant bits 10), not from the module's own helper.
+ID_NAMESPACE = "6f1c1a52-8f3e-4d59-9a43-5b0f7f0c2b11"
+
+
+def uuid5_by_definition(namespace: str, name: str) -> str:
+    digest = bytearray(hashlib.sha1(bytes.fromhex(namespace.replace("-", "")) + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def test_record_id_of_a_known_event_is_pinned():
+    assert record_for(EVENT)["id"] == "8f6ddd57-8978-561d-9b6f-0ed0eff59ef2"  # uuid.uuid5 of the name below, computed once
+
+
+@pytest.mark.parametrize(
+    ("org", "event_id"),
+    [("acme", "6744aa0c1f2e3d4c5b6a7980"), ("Acme-Corp", "000000000000000000000000"), ("a", "ffffffffffffffffffffffff"),
+     ("my_org.v2", "x"), ("acme", ""), ("acme", "é🤗"), ("acme", "0" * 300)],
+)  # fmt: skip
+def test_record_id_is_the_rfc_4122_uuid5_of_org_and_event_id(org, event_id):
+    expected = uuid5_by_definition(ID_NAMESPACE, f"huggingface:{org}:{event_id}")
+    assert expected == str(uuid.uuid5(uuid.UUID(ID_NAMESPACE), f"huggingface:{org}:{event_id}"))
+    ctx = RecordContext(**{**CTX.model_dump(), "org": org})  # new: model_copy would keep the cached hash prefix
+    assert record_id(org, event_id) == expected
+    assert ctx.record_id(event_id) == expected
+    assert uuid.UUID(expected).version == 5 and uuid.UUID(expected).variant == uuid.RFC_4122
+
+
+@settings(max_examples=200, deadline=None)
+@given(event_id=st.text(max_size=40), org=st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,20}\Z"))
+def test_record_id_matches_uuid5_for_any_org_and_event_id(org, event_id):
+    event_id = event_id.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate is never an id
+    name = f"huggingface:{org}:{event_id}"
+    expected = uuid5_by_definition(ID_NAMESPACE, name)
+    assert record_id(org, event_id) == expected == RecordContext(**{**CTX.model_dump(), "org": org}).record_id(event_id)
+
+
+@pytest.mark.parametrize(("deleted", "shown"), [(True, "true"), (False, "false")])
+def test_actor_deleted_is_the_text_of_the_authors_flag(deleted, shown):
+    event = dict(EVENT, author=dict(EVENT["author"], deleted=deleted))
+    assert record_for(event)["actor"]["deleted"] == shown
+
+
+def test_actor_has_no_deleted_key_when_the_author_does_not_say():
+    assert "deleted" not in record_for(EVENT)["actor"]
+
+
+@pytest.mark.parametrize("deleted", [True, False])
+def test_token_deleted_is_the_tokens_flag(deleted):
+    event = dict(EVENT, token=dict(EVENT["token"], deleted=deleted))
+    assert record_for(event)["tokenDeleted"] is deleted
+
+
+def test_a_missing_spec_folder_is_an_error_not_an_empty_check(monkeypatch, tmp_path):
+    monkeypatch.setattr(conftest, "SPEC_DIR", tmp_path / "no-spec-here")
+    with pytest.raises(SpecMissing, match="no-spec-here"):
+        spec_python_types()
+    with pytest.raises(SpecMissing):
+        spec_column_types()
+
+
 def test_id_is_deterministic_and_distinct_per_event():
     first = record_for(EVENT)["id"]
     later = record_for(EVENT, CTX.model_copy(update={"received_at": datetime(2027, 1, 1, tzinfo=timezone.utc)}))["id"]
@@ -187,11 +250,8 @@ def test_any_schema_valid_event_gives_51_typed_non_null_columns_in_one_line(even
     assert len(line) <= bound and line.count(b"\n") == 1
     record = orjson.loads(line)
     assert list(record) == list(COLUMNS)
-    for name, kind in spec_columns():
-        value = record[name]
-        assert value is not None
-        if kind in EXPECTED_TYPES:
-            assert isinstance(value, EXPECTED_TYPES[kind]), (name, value)
+    for name, kind in SPEC_TYPES.items():
+        assert isinstance(record[name], kind), (name, record[name])
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in {**record["actor"], **record["tags"]}.items())
     assert all(isinstance(r, str) for r in record["resources"])
     if record["tags"].get("truncated") != "true":
@@ -220,3 +280,163 @@ def test_actor_values_are_capped_and_flagged():
     event = dict(EVENT, author=dict(EVENT["author"], avatarUrl="/a/" + "x" * 5000))
     record = record_for(event)
     assert len(record["actor"]["avatarUrl"]) == 1024 and record["tags"]["truncated"] == "true"
+
+
+MINIMAL = {k: EVENT[k] for k in ("_id", "createdAt", "type", "message", "author")}
+
+
+def test_a_minimal_event_gives_exactly_this_record():
+    # Every column written out: the empty value of each type where the event says nothing.
+    empty_enrichment = {
+        "srcIP": "", "srcASCountryCode": "", "srcASNumber": 0, "srcASOrganization": "", "srcCity": "",
+        "srcConnectionType": "", "srcISP": "", "srcLatitude": 0.0, "srcLongitude": 0.0, "srcUserType": "",
+        "dstIP": "", "dstASCountryCode": "", "dstASNumber": 0, "dstASOrganization": "", "dstCity": "",
+        "dstConnectionType": "", "dstISP": "", "dstLatitude": 0.0, "dstLongitude": 0.0, "dstUserType": "",
+    }  # fmt: skip
+    expected = {
+        "workspaceID": "ws-1", "sourceID": "src-1", "sourceType": "huggingface", "sourceTTL": 90,
+        "receivedAt": "2026-11-25T17:00:00.123Z", "id": "8f6ddd57-8978-561d-9b6f-0ed0eff59ef2",
+        "eventTime": "2026-11-25T17:03:34.123Z", "eventName": "repo.add_secret", "eventID": "6744aa0c1f2e3d4c5b6a7980",
+        **empty_enrichment,
+        "actor": {"id": "5f0a1b2c3d4e5f6a7b8c9d0e", "user": "alice", "type": "user", "avatarUrl": "https://x/a.png"},
+        "tags": {"scope": "repo", "action": "add_secret", "org": "acme"}, "resources": [],
+        "serviceName": "huggingface-hub", "enrichments": [], "readOnly": False,
+        "rawLog": json.dumps(MINIMAL, separators=(",", ":")), "auditID": "6744aa0c1f2e3d4c5b6a7980",
+        "eventType": "repo.add_secret", "message": "alice added secret HF_API_KEY to model acme/llama-ft",
+        "authorID": "5f0a1b2c3d4e5f6a7b8c9d0e", "authorUser": "alice", "authorType": "user", "actorIP": "",
+        "locationFormatted": "", "locationCountry": "", "locationCity": "", "tokenType": "", "tokenID": "",
+        "tokenRole": "", "tokenLast4": "", "tokenDeleted": False,
+    }  # fmt: skip
+    record = record_for(MINIMAL)
+    assert record == expected
+    assert [type(record[k]) for k in COLUMNS] == [type(expected[k]) for k in COLUMNS]  # 0.0 is not 0 in a sink
+    assert list(record) == list(COLUMNS)
+
+
+def test_data_is_flattened_six_levels_deep_and_no_deeper():
+    six = {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}
+    seven = {"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}
+    assert {k: v for k, v in record_for(dict(EVENT, data=six))["tags"].items() if k.startswith("data")} == {"data.a.b.c.d.e.f": "1"}
+    tags = record_for(dict(EVENT, data=seven))["tags"]
+    assert not any(k.startswith("data") for k in tags) and tags["truncated"] == "true"
+
+
+@pytest.mark.parametrize(("field", "key"), [("_id", "id"), ("user", "user"), ("type", "type"), ("avatarUrl", "avatarUrl")])
+def test_each_actor_value_alone_over_the_cap_is_cut_and_flagged(field, key):
+    event = dict(EVENT, author=dict(EVENT["author"], **{field: "v" * 1025}))
+    record = record_for(event)
+    assert record["actor"][key] == "v" * 1024 and record["tags"]["truncated"] == "true"
+
+
+@pytest.mark.parametrize(("field", "key"), [("_id", "id"), ("user", "user"), ("type", "type"), ("avatarUrl", "avatarUrl")])
+def test_an_actor_value_at_the_cap_is_kept_whole_and_not_flagged(field, key):
+    record = record_for(dict(EVENT, author=dict(EVENT["author"], **{field: "u" * 1024})))
+    assert record["actor"][key] == "u" * 1024 and "truncated" not in record["tags"]
+
+
+def test_the_record_context_cannot_change_once_made():
+    # Its id prefix is hashed once from the org: a context changed afterwards would give wrong ids.
+    ctx = RecordContext(**CTX.model_dump())
+    ctx.record_id("x")
+    with pytest.raises(ValidationError):
+        ctx.org = "other"  # type: ignore[misc]
+
+
+def test_moved_from_and_to_name_resources_only_for_a_repo_event_with_both():
+    assert record_for(dict(EVENT, type="org.rename", data={"from": "a", "to": "b"}))["resources"] == []
+    assert record_for(dict(EVENT, type="repo.move", data={"to": "acme/b"}))["resources"] == []
+    assert record_for(dict(EVENT, type="repo.move", data={"from": "acme/a"}))["resources"] == []
+    assert record_for(dict(EVENT, type="repo.move", data={"from": "acme/a", "to": "acme/b"}))["resources"] == [
+        "model:acme/a", "model:acme/b"
+    ]
+
+
+def test_resources_are_capped_at_32():
+    users = [f"user{i}" for i in range(40)]
+    assert record_for(dict(EVENT, type="org.add_users", data={"users": users}))["resources"] == [f"user:{u}" for u in users[:32]]
+
+
+def nested_levels(levels: int) -> object:
+    value: object = "leaf"
+    for level in range(levels):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+def test_raw_log_of_an_event_too_deep_to_serialize_keeps_its_first_levels_and_says_so():
+    record = record_for(dict(EVENT, data=nested_levels(950)))
+    assert record["tags"]["truncated"] == "true" and record["tags"]["truncatedFields"] == "rawLog"
+    value, depth = json.loads(record["rawLog"])["data"], 1  # the event is level 0, its data level 1
+    while isinstance(value, (dict, list)):
+        value = next(iter(value.values())) if isinstance(value, dict) else value[0]
+        depth += 1
+    assert value == "[nested too deeply]" and depth == 128  # levels 0-127 kept, the 128th is the marker
+
+
+def test_a_data_value_of_exactly_the_cap_is_kept_whole_and_one_more_is_cut_and_flagged():
+    kept = record_for(dict(EVENT, data={"v": "k" * 1024}))["tags"]
+    assert kept["data.v"] == "k" * 1024 and "truncated" not in kept
+    cut = record_for(dict(EVENT, data={"v": "k" * 1025}))["tags"]
+    assert cut["data.v"] == "k" * 1024 and cut["truncated"] == "true"
+
+
+def test_a_data_key_over_its_cap_is_cut_and_flagged():
+    tags = record_for(dict(EVENT, data={"k" * 200: "v"}))["tags"]
+    assert tags[("data." + "k" * 200)[:128]] == "v" and tags["truncated"] == "true"
+
+
+def test_null_and_scalar_data_values_become_their_text():
+    tags = record_for(dict(EVENT, data={"n": None, "f": False, "t": True, "x": 1.5, "i": -3, "l": [None, "a", 2]}))["tags"]
+    assert {k: v for k, v in tags.items() if k.startswith("data.")} == {
+        "data.n": "", "data.f": "false", "data.t": "true", "data.x": "1.5", "data.i": "-3", "data.l": ",a,2",
+    }  # fmt: skip
+
+
+def test_data_that_is_a_scalar_is_one_tag():
+    assert record_for(dict(EVENT, data="plain"))["tags"]["data"] == "plain"
+    assert record_for(dict(EVENT, data=7))["tags"]["data"] == "7"
+
+
+@pytest.mark.parametrize("repo", ["", {"name": ""}, {"name": 5}, {"id": 5}, {"type": "dataset"}, 7, None])
+def test_a_repo_without_a_usable_name_names_no_resource(repo):
+    assert record_for(dict(EVENT, data={"repo": repo}))["resources"] == []
+
+
+def test_truncated_fields_is_shortened_when_its_own_escaped_labels_overflow_the_smallest_line():
+    # 64 data keys of control characters (6 bytes each once escaped) make every label in
+    # truncatedFields long: after every value is cut and every tag dropped, only shortening
+    # truncatedFields itself brings the line under 4096 bytes.
+    data = {"\x01" * 100 + str(i): "v" * 2000 for i in range(64)}
+    line = to_line(record_for(dict(EVENT, data=data)), 4096)
+    record = json.loads(line)
+    assert len(line) <= 4096 and record["tags"]["truncated"] == "true"
+    assert len(record["tags"]["truncatedFields"]) == 512  # halved from its 1,024-character cap until it fits
+
+
+@pytest.mark.parametrize("value", ["", 5, {"slug": 5}, {"slug": ""}, {"id": None}, []])
+def test_a_named_resource_without_a_usable_name_names_nothing(value):
+    assert record_for(dict(EVENT, type="collections.x", data={"collection": value}))["resources"] == []
+
+
+def test_compact_json_is_the_compact_text_of_a_value():
+    assert compact_json({"a": [1, "é"], "b": None}) == '{"a":[1,"é"],"b":null}'
+    assert compact_json({"n": 2**80}) == '{"n":1208925819614629174706176}'
+
+
+def test_a_record_written_by_the_fallback_serializer_keeps_its_text_as_utf_8():
+    # A lone surrogate sends the record to the stdlib serializer: other text stays UTF-8, unescaped.
+    line = to_line(record_for(dict(EVENT, message="modèle \ud800 🤗")), 65535)
+    assert "modèle \ufffd 🤗".encode() in line and b"\\u00e8" not in line
+
+
+def test_the_longest_value_is_cut_by_more_than_the_overflow_in_one_step():
+    # rawLog (the event whole, ~60K) is the longest and shorter than the ~90K overflow: it is
+    # emptied at once, and the message, next longest, keeps what fits.
+    event = dict(EVENT, message="m" * 30_000, data={"blob": "d" * 30_000})
+    record = json.loads(to_line(record_for(event), 4096))
+    assert record["rawLog"] == "" and record["message"].startswith("m" * 100)
+    assert record["tags"]["truncatedFields"].split(",")[:2] == ["rawLog", "message"]
+
+
+def test_the_same_resource_named_twice_is_listed_once():
+    assert record_for(dict(EVENT, type="repo.x", data={"repo": "acme/x", "repoId": "acme/x"}))["resources"] == ["model:acme/x"]

@@ -1,13 +1,17 @@
 """LineWriter: a batch goes into the pipe only when the pipe has room for all of it, so a kill can
 never leave part of a batch, and so half a line, in the pipe."""
 
+import contextlib
+import fcntl
 import os
 import random
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
+from hf_audit import output
 from hf_audit.output import LineWriter
 
 
@@ -76,3 +80,269 @@ def test_a_batch_waits_for_the_reader_when_the_pipe_is_nearly_full():
     finally:
         os.close(write_fd)
         os.close(read_fd)
+
+
+def test_the_room_check_counts_the_documented_bound_at_its_edge():
+    # The module's bound: U unread bytes written by our last k writes take at most
+    # ceil(U / page) + k + 1 page slots. One batch of 3 pages and 5 bytes (k = 1, 4 pages unread):
+    # 6 slots count as taken, so a write of exactly the remaining slots' bytes has room, one byte
+    # more does not.
+    read_fd, write_fd = os.pipe()
+    try:
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        page, capacity = os.sysconf("SC_PAGE_SIZE"), writer._capacity
+        assert capacity is not None
+        writer.write(b"z" * (3 * page + 4) + b"\n")
+        writer.flush()
+        free = capacity // page - (4 + 1 + 1)
+        assert writer.has_room_for(free * page)
+        assert not writer.has_room_for(free * page + 1)
+    finally:
+        os.close(write_fd)
+        os.close(read_fd)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_whenever_the_room_check_says_yes_the_write_goes_in_whole(seed):
+    # Pages left partly filled by each write and partly read by the reader are the worst case of
+    # the bound: a non-blocking write the check allowed must never be cut short or refused.
+    rng = random.Random(seed)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    os.set_blocking(read_fd, False)
+    try:
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        page = os.sysconf("SC_PAGE_SIZE")
+        sizes = [1, page - 1, page, page + 1, 2 * page - 1, 5 * page + 3]
+        checked = 0
+        for _ in range(400):
+            if rng.random() < 0.6:
+                size = rng.choice(sizes + [rng.randint(1, 64 * page)])
+                if writer.has_room_for(size):
+                    writer.write(b"w" * (size - 1) + b"\n")
+                    writer.flush()  # raises on a short write or EAGAIN
+                    checked += 1
+            else:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(read_fd, rng.choice([1, page - 1, page + 1, rng.randint(1, 8 * page)]))
+        assert checked > 50 and writer.written == checked
+    finally:
+        os.close(write_fd)
+        os.close(read_fd)
+
+
+def pipe_size(fd: int) -> int:
+    return fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032))
+
+
+@contextlib.contextmanager
+def pipe() -> Iterator[tuple[int, int]]:
+    read_fd, write_fd = os.pipe()
+    try:
+        yield read_fd, write_fd
+    finally:
+        for fd in (read_fd, write_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def test_a_pipe_is_enlarged_to_1_mib_and_batches_are_a_quarter_of_it():
+    with pipe() as (read_fd, write_fd):
+        writer = LineWriter(write_fd, 65535, lambda: False)
+        assert pipe_size(write_fd) == 1 << 20 == writer._capacity
+        line = b"q" * 1023 + b"\n"
+        for _ in range(256):  # 256 KiB: exactly one batch, still held
+            writer.write(line)
+        assert output._unread_bytes(write_fd) == 0 and writer.written == 0
+        writer.write(line)  # one more does not fit the batch: the full one goes out whole
+        assert output._unread_bytes(write_fd) == 256 * 1024 and writer.written == 256
+        writer.flush()
+        assert writer.written == 257 and len(os.read(read_fd, 1 << 20)) == 257 * 1024
+
+
+def test_a_line_bound_past_half_a_mib_asks_for_twice_the_bound(monkeypatch):
+    real = fcntl.fcntl
+    asked: list[int] = []
+
+    def recording(fd: int, command: int, arg: int = 0) -> int:
+        if command == output._F_SETPIPE_SZ:
+            asked.append(arg)
+        return real(fd, command, arg)
+
+    monkeypatch.setattr(output.fcntl, "fcntl", recording)
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 700_000, lambda: False)
+        assert asked[0] == 1_400_000 and writer._capacity == pipe_size(write_fd)
+
+
+def test_a_pipe_that_cannot_take_1_mib_is_enlarged_to_twice_the_line_bound(monkeypatch):
+    real = fcntl.fcntl
+    asked: list[int] = []
+
+    def limited(fd: int, command: int, arg: int = 0) -> int:
+        if command == output._F_SETPIPE_SZ:
+            asked.append(arg)
+            if arg > 256 * 1024:
+                raise PermissionError(1, "Operation not permitted")
+        return real(fd, command, arg)
+
+    monkeypatch.setattr(output.fcntl, "fcntl", limited)
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 100_000, lambda: False)
+        assert asked == [1 << 20, 200_000] and writer._capacity == pipe_size(write_fd) >= 200_000
+
+
+def test_a_pipe_that_cannot_be_enlarged_keeps_its_size_and_bounds_the_batches(monkeypatch):
+    real = fcntl.fcntl
+
+    def fixed(fd: int, command: int, arg: int = 0) -> int:
+        if command == output._F_SETPIPE_SZ:
+            raise PermissionError(1, "Operation not permitted")
+        return real(fd, command, arg)
+
+    monkeypatch.setattr(output.fcntl, "fcntl", fixed)
+    with pipe() as (_, write_fd):
+        size = pipe_size(write_fd)
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        assert writer._capacity == size and writer._batch_limit == size // 4
+
+
+def test_without_a_readable_pipe_size_batches_are_64_kib(monkeypatch, tmp_path):
+    def unreadable(fd: int, command: int, arg: int = 0) -> int:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(output.fcntl, "fcntl", unreadable)
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        assert writer._capacity is None and writer._batch_limit == output.BATCH_BYTES == 64 * 1024
+
+
+def test_to_a_file_lines_go_in_64_kib_batches_and_all_arrive(tmp_path):
+    path = tmp_path / "out"
+    with open(path, "wb") as out:
+        writer = LineWriter(out.fileno(), 4096, lambda: False)
+        line = b"f" * 1023 + b"\n"
+        for _ in range(64):
+            writer.write(line)
+        assert path.stat().st_size == 0
+        writer.write(line)
+        assert path.stat().st_size == 64 * 1024
+        big = b"g" * 199_999 + b"\n"  # larger than a batch: goes out on its own, whole
+        writer.write(big)
+        writer.flush()
+        assert writer.written == 66
+    assert path.read_bytes() == line * 65 + big
+
+
+def test_a_short_write_to_the_pipe_is_an_error_and_the_batch_is_not_counted(monkeypatch):
+    monkeypatch.setattr(output.os, "write", lambda fd, data: len(data) - 1)
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"line\n")
+        with pytest.raises(OSError, match="short write"):
+            writer.flush()
+        assert writer.written == 0
+
+
+def fill_the_pipe(write_fd: int) -> None:
+    os.set_blocking(write_fd, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(write_fd, b"x" * 65536)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(write_fd, b"x")
+    os.set_blocking(write_fd, True)
+
+
+def test_a_reader_gone_while_the_writer_waits_is_a_broken_pipe():
+    with pipe() as (read_fd, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        fill_the_pipe(write_fd)
+        writer.write(b"line\n")
+        threading.Timer(0.2, os.close, args=(read_fd,)).start()
+        with pytest.raises(BrokenPipeError):
+            writer.flush()
+        assert writer.written == 0
+
+
+def test_after_a_stop_a_stuck_reader_is_given_five_seconds_then_the_batch_is_dropped():
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: True)
+        fill_the_pipe(write_fd)
+        writer.write(b"line\n")
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="stopped draining"):
+            writer.flush()
+        assert time.monotonic() - started >= 5.0 and writer.written == 0
+
+
+def test_without_a_stop_the_writer_waits_for_a_slow_reader_however_long():
+    with pipe() as (read_fd, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        fill_the_pipe(write_fd)
+        writer.write(b"last\n")
+        drained = bytearray()
+        reader = threading.Timer(6.0, lambda: drained.extend(os.read(read_fd, 1 << 21)))
+        reader.start()
+        writer.flush()  # waits past the 5 s that only apply after a stop
+        reader.join()
+        assert writer.written == 1 and drained
+
+
+def test_64_unread_batches_of_its_own_still_leave_room_for_another():
+    # The writer remembers its last 64 writes: their layout in the pipe is known, so it need not
+    # wait for the reader to empty the pipe.
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        for _ in range(64):
+            writer.write(b"s\n")
+            writer.flush()
+        assert output._unread_bytes(write_fd) == 128 and writer.has_room_for(4096)
+        writer.write(b"s\n")
+        writer.flush()  # a 65th: the oldest unread write is forgotten, so the layout is not known
+        assert not writer.has_room_for(4096)
+
+
+def test_a_batch_as_large_as_the_pipe_waits_for_an_empty_pipe_and_goes_in_one_write(monkeypatch):
+    real = fcntl.fcntl
+
+    def fixed(fd: int, command: int, arg: int = 0) -> int:
+        if command == output._F_SETPIPE_SZ:
+            raise PermissionError(1, "Operation not permitted")
+        return real(fd, command, arg)
+
+    monkeypatch.setattr(output.fcntl, "fcntl", fixed)
+    with pipe() as (read_fd, write_fd):
+        capacity = pipe_size(write_fd)
+        writer = LineWriter(write_fd, capacity, lambda: False)
+        os.set_blocking(write_fd, False)  # a write that does not fit would fail, not wait
+        writer.write(b"first\n")
+        writer.flush()
+        received = bytearray()
+        reader = threading.Timer(0.3, lambda: received.extend(os.read(read_fd, 1 << 20)))
+        reader.start()
+        writer.write(b"b" * (capacity - 1) + b"\n")
+        writer.flush()
+        reader.join()
+        assert writer.written == 2 and bytes(received) == b"first\n"
+        assert output._unread_bytes(write_fd) == capacity
+
+
+def test_a_pipe_already_at_1_mib_is_enlarged_further_for_a_line_bound_past_half_a_mib(monkeypatch):
+    real = fcntl.fcntl
+    asked: list[int] = []
+
+    def recording(fd: int, command: int, arg: int = 0) -> int:
+        if command == output._F_SETPIPE_SZ:
+            asked.append(arg)
+        return real(fd, command, arg)
+
+    with pipe() as (_, write_fd):
+        fcntl.fcntl(write_fd, output._F_SETPIPE_SZ, 1 << 20)
+        monkeypatch.setattr(output.fcntl, "fcntl", recording)
+        LineWriter(write_fd, 700_000, lambda: False)
+        assert asked[:1] == [1_400_000]
+        asked.clear()
+        LineWriter(write_fd, 65535, lambda: False)
+        assert asked == []  # already large enough: left alone

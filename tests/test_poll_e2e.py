@@ -174,13 +174,20 @@ def test_html_error_page_from_a_proxy_is_reported_as_hub_unavailable(poll, hub):
     run = poll(HF_AUDIT_MAX_RETRIES="1")
     assert run.returncode == ExitCode.NETWORK
     assert "502" in run.stderr and "<html" not in run.stderr
+    assert len(hub.requests_seen) == 2  # a 502 is retried: the first try and one retry
 
 
-def test_rate_limit_waits_for_the_reset_and_succeeds(poll, hub):
-    hub.queue_fault(Fault(kind="rate_limited", reset=1))
+def test_rate_limit_waits_for_the_reset_and_succeeds(poll, hub, monkeypatch):
+    # When each request reached the Hub (which runs in this process): the retry must come at
+    # least the advertised 2 s after the 429. A lower bound only: a slow machine cannot fail it.
+    arrivals: list[float] = []
+    record = hub._record
+    monkeypatch.setattr(hub, "_record", lambda request: (arrivals.append(time.monotonic()), record(request)))
+    hub.queue_fault(Fault(kind="rate_limited", reset=2))
     run = poll()
     assert run.returncode == 0, run.stderr
-    assert len(hub.requests_seen) == 2
+    assert len(hub.requests_seen) == 2 and len(arrivals) == 2
+    assert arrivals[1] - arrivals[0] >= 2.0
 
 
 def test_rate_limit_longer_than_the_deadline_gives_up_at_once(poll, hub):

@@ -4,9 +4,12 @@ from datetime import timedelta
 
 import pytest
 
-from hf_audit.cli import build_parser, load_settings
+from pathlib import Path
+
+from hf_audit.cli import OPTIONS, Option, build_parser, load_settings
 from hf_audit.errors import AuthError, UsageError
-from hf_audit.settings import parse_duration, validate_endpoint, validate_org
+from hf_audit.settings import Settings, parse_duration, validate_endpoint, validate_org
+from test_readme import settings_rows
 
 
 def settings_from(env: dict, argv: list[str] | None = None):
@@ -35,6 +38,63 @@ def test_defaults_are_the_documented_ones():
     assert s.max_line_bytes == 65535
     assert s.effective_source_id == "huggingface-acme"
     assert str(s.state_dir) == "/nonexistent/.local/state/hf-audit"
+
+
+# README defaults written in words, and the value each stands for with BASE's environment.
+DEFAULTS_IN_WORDS = {
+    "query": "",
+    "state_dir": Path("/nonexistent/.local/state/hf-audit"),
+    "ca_bundle": None,
+    "source_id": "",  # the sourceID column then reads huggingface-<org>: see effective_source_id
+    "metrics_file": None,  # the file is then <state dir>/<org>.prom: see metrics_path
+}
+# Options that are not fields of the settings model: the token path is only where to look for the
+# token, and logging is set up before the settings exist.
+NOT_MODEL_FIELDS = {"token_path", "log_level", "log_format"}
+# Model fields without a default: the organization must be given; the state directory's default
+# depends on the environment, so the CLI works it out (default_state_dir).
+REQUIRED_IN_MODEL = {"org", "state_dir"}
+
+
+def readme_default(option: Option) -> object:
+    text = settings_rows()[option.env][1]
+    return DEFAULTS_IN_WORDS[option.field] if option.field in DEFAULTS_IN_WORDS else option.convert(text)
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.field not in NOT_MODEL_FIELDS | {"org"}], ids=lambda o: o.env)
+def test_each_default_is_the_same_in_the_readme_the_model_and_a_loaded_poll(option):
+    documented = readme_default(option)
+    field = Settings.model_fields[option.field]
+    if option.field in REQUIRED_IN_MODEL:
+        assert field.is_required()
+    else:
+        assert field.default == documented
+    assert getattr(settings_from(BASE), option.field) == documented
+
+
+def test_every_model_field_is_an_option_or_the_token():
+    options = {o.field for o in OPTIONS}
+    assert set(Settings.model_fields) - options == {"token", "token_source"}
+    assert NOT_MODEL_FIELDS == options - set(Settings.model_fields)
+    assert REQUIRED_IN_MODEL == {name for name, field in Settings.model_fields.items() if field.is_required()} - {
+        "token", "token_source"
+    }
+    assert settings_rows()["HF_ORG"][1] == "(required)"
+
+
+def test_the_defaults_given_in_words_read_as_documented():
+    s = settings_from(BASE)
+    assert s.effective_source_id == "huggingface-acme"
+    assert s.metrics_path == Path("/nonexistent/.local/state/hf-audit/acme.prom")
+    assert settings_rows()["HF_AUDIT_SOURCE_ID"][1] == "huggingface-<org>"
+    assert settings_rows()["HF_AUDIT_METRICS_FILE"][1] == "<state dir>/<org>.prom"
+
+
+def test_pinned_defaults():
+    # The values operators rely on, pinned here too, so a change to both code and README is a decision.
+    s = settings_from(BASE)
+    assert (s.max_retries, s.deadline, s.connect_timeout, s.read_timeout) == (6, timedelta(seconds=240), 10.0, 60.0)
+    assert (s.max_event_bytes, s.lock_timeout, s.workspace_id, s.source_ttl_days, s.trace) == (33554432, 5.0, "default", 365, False)
 
 
 def test_token_file_from_hf_token_path(tmp_path):

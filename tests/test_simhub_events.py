@@ -15,10 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from conftest import spec_file
 from hf_audit.simhub.events import EVENT_TYPES, generate_events, make_event
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "spec"
-needs_spec = pytest.mark.skipif(not SPEC_DIR.is_dir(), reason=f"shared spec folder not found at {SPEC_DIR}")
 
 END = datetime(2026, 11, 25, 17, 3, 34, 123000, tzinfo=UTC)
 CREATED_AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -30,9 +29,7 @@ def _parse(created_at: str) -> datetime:
 
 @pytest.fixture(scope="module")
 def export_schema() -> dict[str, Any]:
-    if not SPEC_DIR.is_dir():
-        pytest.skip(f"shared spec folder not found at {SPEC_DIR}")
-    return json.loads((SPEC_DIR / "hf-audit-log-export.openapi.json").read_text())["response_schema"]
+    return json.loads(spec_file("hf-audit-log-export.openapi.json").read_text())["response_schema"]
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +37,8 @@ def many_events() -> list[dict[str, Any]]:
     return generate_events(1500, seed=7, end=END)
 
 
-@needs_spec
 def test_event_types_equal_the_spec_file_and_the_schema_enum(export_schema: dict[str, Any]) -> None:
-    lines = (SPEC_DIR / "event-types.txt").read_text().splitlines()
+    lines = spec_file("event-types.txt").read_text().splitlines()
     from_file = tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
     assert EVENT_TYPES == from_file
     assert list(EVENT_TYPES) == export_schema["items"]["properties"]["type"]["enum"]

@@ -109,3 +109,75 @@ def test_temp_files_of_a_killed_write_are_removed_under_the_lock(tmp_path):
     with s.lock():
         pass
     assert sorted(p.name for p in (tmp_path / "state").iterdir()) == sorted([*others, "acme.lock"])
+
+
+@pytest.mark.parametrize("other", ["other", "aaa"])  # sorting after and before "acme"
+def test_checkpoint_of_any_other_org_is_refused(tmp_path, other):
+    s = store(tmp_path)
+    (tmp_path / "state").mkdir()
+    s.path.write_text(Checkpoint(org=other).model_dump_json())
+    with pytest.raises(StateError, match=f"belongs to organization '{other}'"):
+        s.load()
+
+
+def test_a_corrupt_file_is_reported_by_its_first_problem(tmp_path):
+    s = store(tmp_path)
+    (tmp_path / "state").mkdir()
+    s.path.write_text('{"version": 1, "org": 5, "seen": 7}')
+    with pytest.raises(StateError, match=r"corrupt \(Input should be a valid string\)"):
+        s.load()
+
+
+def test_the_lock_creates_missing_parent_directories_private_to_the_user(tmp_path):
+    s = StateStore(tmp_path / "a" / "b" / "state", "acme", 0.0)
+    with s.lock():
+        pass
+    assert (tmp_path / "a" / "b" / "state" / "acme.lock").exists()
+    assert (tmp_path / "a" / "b" / "state").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_state_directory_that_cannot_be_created_is_a_state_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    s = StateStore(tmp_path / "file" / "state", "acme", 0.0)
+    with pytest.raises(StateError, match="cannot create the state directory .*: Not a directory$"):
+        with s.lock():
+            pass
+
+
+def test_a_lock_file_that_cannot_be_created_is_a_state_error_naming_it(tmp_path):
+    s = store(tmp_path)
+    (tmp_path / "state" / "acme.lock").mkdir(parents=True)  # a directory where the lock file goes
+    with pytest.raises(StateError, match=r"cannot create the lock file .*acme\.lock: Is a directory$"):
+        with s.lock():
+            pass
+
+
+def test_an_os_error_inside_the_locked_block_is_not_taken_for_a_lock_problem(tmp_path):
+    s = store(tmp_path)
+    with pytest.raises(OSError, match="elsewhere") as raised:
+        with s.lock():
+            raise OSError(5, "elsewhere", str(tmp_path / "other-file"))
+    assert not isinstance(raised.value, StateError)
+
+
+def test_a_failed_write_names_the_reason_alone(tmp_path, monkeypatch):
+    s = store(tmp_path)
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(StateError, match=r"cannot write the checkpoint .*acme\.json: No space left on device$"):
+        with s.lock():
+            s.save(Checkpoint(org="acme"))
+
+
+def test_reset_removes_the_checkpoint_and_says_whether_there_was_one(tmp_path):
+    s = store(tmp_path)
+    with s.lock():
+        s.save(Checkpoint(org="acme"))
+    assert s.reset() is True and not s.path.exists()
+    assert s.reset() is False
+
+
+def test_reset_that_cannot_remove_the_file_is_a_state_error(tmp_path):
+    s = store(tmp_path)
+    s.path.mkdir(parents=True)  # unlink() of a directory fails, for root too
+    with pytest.raises(StateError, match="cannot remove the checkpoint"):
+        s.reset()

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hf_audit.errors import DataError
-from hf_audit.stream import NotAnArray, TooDeep, iter_json_array
+from hf_audit.stream import NotAnArray, TooDeep, _Buffer, iter_json_array
 
 
 def chunked(body: bytes, size: int):
@@ -111,3 +111,49 @@ def test_an_item_nested_too_deeply_to_parse_is_passed_on_and_the_rest_is_read(si
 def test_an_item_nested_too_deeply_and_cut_off_is_an_error():
     with pytest.raises(DataError, match="cut off"):
         read_all(("[" + too_deep_item("x")[:-100]).encode(), size=4096, max_item_chars=1_000_000)
+
+
+def test_a_number_longer_than_the_read_ahead_is_read_whole():
+    # Its digits reach the end of the buffer before the body ends: "12" must wait for "3". (Past
+    # 4,000 digits a number is kept as its text.)
+    literal = "7" * 1_500_000
+    assert read_all(f"[{literal}, 1]".encode(), size=65536, max_item_chars=4_000_000) == [literal, 1]
+
+
+def test_a_closing_bracket_alone_in_the_last_chunk_ends_a_long_export():
+    items = [{"k": "x" * 100, "n": n} for n in range(2000)]
+    body = json.dumps(items).encode()
+    chunks = [body[i : i + 4096] for i in range(0, len(body) - 1, 4096)]
+    chunks[-1] = chunks[-1][:-1] if chunks[-1].endswith(b"]") else chunks[-1]
+    chunks.append(b"]")
+    assert b"".join(chunks) == body
+    assert list(iter_json_array(iter(chunks), max_item_chars=1 << 20)) == items
+
+
+def test_the_buffer_drops_what_was_read_when_it_refills():
+    # It holds one chunk plus the pending item, not the whole body.
+    buf = _Buffer(iter([b"abcdef", b"ghij"]))
+    assert buf.fill() and buf.text == "abcdef"
+    buf.pos = 4
+    assert buf.fill() and (buf.text, buf.pos, buf.dropped, buf.offset()) == ("efghij", 0, 4, 4)
+    assert not buf.fill() and buf.eof
+
+
+def test_integers_up_to_4000_digits_are_numbers_and_longer_ones_their_text():
+    assert read_all(b"[" + b"9" * 4000 + b"]") == [int("9" * 4000)]
+    assert read_all(b"[" + b"9" * 4001 + b"]") == ["9" * 4001]
+
+
+def test_errors_count_the_events_read_before_them():
+    with pytest.raises(DataError, match=r"ended after 2 events without its closing '\]'"):
+        read_all(b'[{"a":1},{"a":2}')
+    with pytest.raises(DataError, match="event 1 at character"):
+        read_all(json.dumps([{"a": 1}, {"big": "x" * 5000}]).encode(), size=256, max_item_chars=1000)
+    with pytest.raises(DataError, match="invalid JSON after event 1"):
+        read_all(b"[1 2]")
+
+
+def test_a_body_that_is_not_an_array_is_quoted_by_its_first_200_characters():
+    with pytest.raises(NotAnArray) as raised:
+        read_all(b"x" * 1000, size=1)
+    assert raised.value.snippet == "x" * 200
