@@ -483,7 +483,8 @@ def _fit(record: dict[str, Any], max_line_bytes: int) -> bytes:
     tags["truncated"] = "true"
     cut: list[str] = [label for label in tags.get("truncatedFields", "").split(",") if label]
     fields_chars = MAX_TAG_VALUE_CHARS
-    for _ in range(_MAX_FIT_ROUNDS):
+    # Each round cuts values or drops one tag, so a record with many tags needs a round for each.
+    for _ in range(_MAX_FIT_ROUNDS + len(tags)):
         tags["truncatedFields"] = ",".join(cut)[:fields_chars]
         line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
         if len(line) <= max_line_bytes:

@@ -119,7 +119,10 @@ class _Buffer:
             if added >= at_least:
                 break
         else:
-            pieces.append(self._decoder.decode(b"", final=True))
+            # An incomplete sequence at the very end decodes now (to U+FFFD): it counts as text.
+            tail = self._decoder.decode(b"", final=True)
+            pieces.append(tail)
+            added += len(tail)
             self.eof = True
         self.text = self.text + "".join(pieces) if pieces else self.text
         return added > 0 or not self.eof

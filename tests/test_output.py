@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from hf_audit import output
-from hf_audit.output import LineWriter
+from hf_audit.output import LineWriter, Stopped
 
 
 def random_lines(rng: random.Random, count: int, max_bytes: int) -> list[bytes]:
@@ -266,15 +266,16 @@ def test_a_reader_gone_while_the_writer_waits_is_a_broken_pipe():
         assert writer.written == 0
 
 
-def test_after_a_stop_a_stuck_reader_is_given_five_seconds_then_the_batch_is_dropped():
+def test_after_a_stop_a_writer_waiting_for_room_gives_up_the_batch_at_once():
+    # Stopping: the reader is going away too, so waiting for it gains nothing; the batch counts as not written.
     with pipe() as (_, write_fd):
         writer = LineWriter(write_fd, 4096, lambda: True)
         fill_the_pipe(write_fd)
         writer.write(b"line\n")
         started = time.monotonic()
-        with pytest.raises(TimeoutError, match="stopped draining"):
+        with pytest.raises(Stopped):
             writer.flush()
-        assert time.monotonic() - started >= 5.0 and writer.written == 0
+        assert time.monotonic() - started < 2.0 and writer.written == 0
 
 
 def test_without_a_stop_the_writer_waits_for_a_slow_reader_however_long():

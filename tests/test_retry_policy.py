@@ -214,7 +214,10 @@ def test_the_session_retries_gets_only_with_the_documented_backoff(tmp_path, hub
     assert session.verify == str(tmp_path / "ca.pem")
 
 
-def test_without_a_ca_bundle_the_system_store_verifies():
+def test_without_a_ca_bundle_the_system_store_verifies(monkeypatch):
+    # Machines (this one included) often set these; with them the environment's bundle is used instead.
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
     assert build_session(settings_for_url("https://huggingface.co"), time.monotonic() + 60).verify is True
 
 

@@ -157,3 +157,10 @@ def test_a_body_that_is_not_an_array_is_quoted_by_its_first_200_characters():
     with pytest.raises(NotAnArray) as raised:
         read_all(b"x" * 1000, size=1)
     assert raised.value.snippet == "x" * 200
+
+
+@pytest.mark.parametrize("body", [b"[]\xc3", b'[{"a":1}]\xe2\x82'])
+def test_an_incomplete_utf8_sequence_after_the_closing_bracket_is_refused(body):
+    # Found by the fragment fuzzer: the decoder's final U+FFFD was not counted as text, so it passed unseen.
+    with pytest.raises(DataError, match="after the export's closing"):
+        list(iter_json_array([body[:1], body[1:]]))
