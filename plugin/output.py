@@ -42,10 +42,13 @@ WANTED_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size for unprivileged pr
 # The margin of recently written lines counted as undelivered when the reader goes away or a stop
 # signal arrives, on top of the pipe's own size: the bytes a reader may hold unparsed (glibc's
 # stdio buffer is 4 KiB and Fluent Bit's exec Buf_Size 64 KiB: 1 MiB is far above both), and the
-# records it may hold unstored (a threaded Fluent Bit input keeps up to 1,024 in its ring buffer).
-# Re-sending is harmless (sinks fold events by id); losing is not.
+# records it may hold unstored: the shipped exec input's ring buffer (`thread.ring_buffer.capacity`
+# in fluent-bit.yaml, sized above a whole export so that no poll can fill it) holds up to 131,072
+# records that Fluent Bit has read but not yet put into a chunk. So a poll whose reader goes away
+# commits none of the lines it printed: more than an export holds. Re-sending is harmless (sinks
+# fold events by id); losing is not.
 READER_BUFFER_BYTES = 1 << 20
-READER_BUFFER_LINES = 2048
+READER_BUFFER_LINES = 131_072
 SOCKET_BUFFER_BYTES = 8 << 20  # a socket's send and receive buffers, which cannot both be read
 DRAIN_STALL_SECONDS = 10.0  # after the last write, a reader that takes nothing for this long is stuck
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)

@@ -14,6 +14,7 @@ from conftest import REPO
 from fluentbit_configs import get, resolve
 from hf_audit import check, fleet
 from hf_audit.fleet import FleetError, Organization, parse_organizations, render
+from hf_audit.output import READER_BUFFER_LINES
 
 FLB_DIR = REPO / "fluent-bit"
 EXAMPLES = FLB_DIR / "examples"
@@ -60,6 +61,12 @@ def test_the_token_path_reaches_the_poller_as_written(tmp_path: Path) -> None:
 def test_the_ring_buffer_holds_more_than_one_poll_can_print() -> None:
     assert int(shipped_input()["thread.ring_buffer.capacity"]) > EXPORT_LIMIT
     assert shipped_input()["threaded"] == "true"
+
+
+def test_a_poll_whose_reader_goes_away_treats_a_whole_ring_of_lines_as_undelivered() -> None:
+    # Records in the ring are read but not yet stored: a Fluent Bit crash loses them, so the
+    # poller's margin must cover the whole ring (issue 9: a 2,048-line margin lost 1,193 events).
+    assert int(shipped_input()["thread.ring_buffer.capacity"]) <= READER_BUFFER_LINES
 
 
 def test_the_shipped_input_never_pauses() -> None:

@@ -58,7 +58,7 @@ def fluent_bit_binary() -> str:
 
 def exec_children(pid: int) -> list[int]:
     """Child processes of `pid`: for Fluent Bit, the `/bin/sh -c` its exec input started, each the
-    leader of its own process group, with the poller as the shell's child."""
+    leader of its own process group (with `exec` in the command, the shell has become the poller)."""
     children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -91,7 +91,10 @@ def wait_for_printing(fluent_bit: subprocess.Popen[bytes], target: int, state_di
     deadline = time.monotonic() + limit
     seen_poller = False
     while time.monotonic() < deadline and fluent_bit.poll() is None:
-        for pid in (poller for shell in exec_children(fluent_bit.pid) for poller in exec_children(shell)):
+        # The shipped command is `exec hf-audit-poll`: the shell becomes the poller (a child);
+        # a command without `exec` leaves the poller a grandchild under the shell.
+        children = exec_children(fluent_bit.pid)
+        for pid in (*children, *(poller for shell in children for poller in exec_children(shell))):
             progress = printed_bytes(pid, state_dir)
             seen_poller = seen_poller or progress is not None
             if progress is not None and progress >= target:
