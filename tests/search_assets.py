@@ -60,10 +60,11 @@ def search_export_events(count: int = 2000) -> list[dict]:
     return simulated_export_events(count) + older
 
 
-def export_lines(events: list[dict], workdir: Path) -> list[bytes]:
-    """The lines one run of the real hf-audit-poll prints for `events` (fresh state)."""
+def export_lines(events: list[dict], workdir: Path, **settings: str) -> list[bytes]:
+    """The lines one run of the real hf-audit-poll prints for `events` (fresh state), with
+    `settings` (environment variables) on top of the defaults."""
     with SimulatedHub(org=ORG, token=TOKEN, events=events) as hub:
-        run = run_like_fluent_bit("hf-audit-poll", poller_env(hub.url, workdir / "state", workdir))
+        run = run_like_fluent_bit("hf-audit-poll", poller_env(hub.url, workdir / "state", workdir) | settings)
     assert run.returncode == 0, run.stderr
     return run.stdout.splitlines()
 

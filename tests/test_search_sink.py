@@ -411,9 +411,9 @@ class TestDashboardQueries:
         assert got == [r["id"] for r in latest]
 
 
-def plugin_record(event: dict, workdir: Path) -> dict:
+def plugin_record(event: dict, workdir: Path, **settings: str) -> dict:
     """The one record hf-audit-poll prints for `event`."""
-    lines = export_lines([event], workdir)
+    lines = export_lines([event], workdir, **settings)
     assert len(lines) == 1
     return json.loads(lines[0])
 
@@ -438,7 +438,8 @@ class TestRecordsAtTheLimits:
     ) -> None:
         event = limit_event(1)
         event["location"]["formatted"] = "é" * 20_000  # 40 kB of UTF-8: over the 32766-byte term limit
-        record = plugin_record(event, tmp_path)
+        # The value is also in rawLog: a line bound of 128 KiB (with a Buf_Size to match) keeps both whole.
+        record = plugin_record(event, tmp_path, HF_AUDIT_MAX_LINE_BYTES="131072")
         assert len(record["locationFormatted"].encode()) > 32766
         item = self.send(client, record, "limits-keyword")
         assert item["status"] == 201, item

@@ -124,7 +124,7 @@ def test_a_corrupt_file_is_reported_by_its_first_problem(tmp_path):
     s = store(tmp_path)
     (tmp_path / "state").mkdir()
     s.path.write_text('{"version": 1, "org": 5, "seen": 7}')
-    with pytest.raises(StateError, match=r"corrupt \(Input should be a valid string\)"):
+    with pytest.raises(StateError, match=r"corrupt \(org: Input should be a valid string\)"):
         s.load()
 
 
