@@ -265,22 +265,13 @@ class SimulatedHub:
         server.shutdown()
         with self._lock:
             connections = list(self._connections)
-        for conn in connections:  # idle keep-alive handlers would otherwise outlive the hub
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        _close_server(server, connections, self._thread)
 
     @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the simulated hub is not running")
-        host, port = self._server.server_address[:2]
-        scheme = "https" if self.ssl_context is not None else "http"
-        return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+        return _server_url(self._server, "https" if self.ssl_context is not None else "http")
 
     def __enter__(self) -> SimulatedHub:
         self.start()
@@ -746,6 +737,23 @@ class _FleetServer(_HubServer):
         self.hubs = hubs
         super().__init__(address, _FleetHandler, next(iter(hubs.values())))
 
+def _close_server(server: ThreadingHTTPServer, connections: list[socket.socket], thread: threading.Thread | None) -> None:
+    """After `server.shutdown()`: end open connections (idle keep-alive handlers would otherwise
+    outlive the server), close it and wait for its thread."""
+    for conn in connections:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    server.server_close()
+    if thread is not None:
+        thread.join(timeout=5)
+
+
+def _server_url(server: ThreadingHTTPServer, scheme: str) -> str:
+    host, port = server.server_address[:2]
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
 
 class SimulatedFleet:
     """Several organizations behind one endpoint, as on the real Hub: each `SimulatedHub` (not
@@ -779,21 +787,13 @@ class SimulatedFleet:
         first = next(iter(self.hubs.values()))
         with first._lock:
             connections = list(first._connections)
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        _close_server(server, connections, self._thread)
 
     @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the simulated fleet is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return _server_url(self._server, "http")
 
     def __enter__(self) -> SimulatedFleet:
         self.start()
