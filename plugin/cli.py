@@ -2,7 +2,8 @@
 
 stdout carries only records (one JSON object a line); everything else goes to stderr. Every
 setting is a flag and an environment variable; the token is only ever an environment variable or
-a file, never a flag. Subcommands `check` and `state` are for the operator, not for Fluent Bit.
+a file, never a flag. Subcommands `doctor` (formerly `check`) and `state` are for the operator, not for
+Fluent Bit.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__, check, statecmd
+from . import __version__, doctor, statecmd
 from .errors import ExitCode, HfAuditError, UsageError
 from .events import parse_time
 from .logs import Redactor, setup_logging
@@ -95,6 +96,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("iptoasn_tsv", "--iptoasn-tsv", "HF_AUDIT_IPTOASN_TSV", "(none)", "iptoasn.com ip2asn-combined.tsv, plain or .gz: fills srcASNumber, srcASOrganization, srcASCountryCode"),
 )
 _LOGGING_FIELDS = ("log_level", "log_format")
+DOCTOR_COMMANDS = ("doctor", "check")  # argparse names the alias used, not the command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,8 +119,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_settings(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    # Subcommands repeat the options with SUPPRESS defaults, so `hf-audit-poll --org x check` and
-    # `hf-audit-poll check --org x` both work and neither overwrites the other with None.
+    # Subcommands repeat the options with SUPPRESS defaults, so `hf-audit-poll --org x doctor` and
+    # `hf-audit-poll doctor --org x` both work and neither overwrites the other with None.
     for option in OPTIONS:
         parser.add_argument(
             option.flag, dest=option.field, metavar=option.env.removeprefix("HF_AUDIT_").removeprefix("HF_"),
@@ -141,11 +143,15 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hf-audit {__version__}")
     parser.add_argument("--dry-run", action="store_true", help="poll and print, but commit nothing (checkpoint, health, metrics)")
     _add_settings(parser, suppress=False)
-    commands = parser.add_subparsers(dest="command", metavar="{poll,check,state}", parser_class=parser_class)
+    commands = parser.add_subparsers(dest="command", metavar="{poll,doctor,state}", parser_class=parser_class)
     poll = commands.add_parser("poll", help="one poll (the default)", allow_abbrev=False)
     poll.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS, help="commit nothing")
     _add_settings(poll, suppress=True)
-    checker = commands.add_parser("check", help="verify settings, token, endpoint, permission, state and line bound", allow_abbrev=False)
+    # `check` was the doctor's first name: operators' scripts and runbooks still call it.
+    checker = commands.add_parser(
+        "doctor", aliases=["check"], allow_abbrev=False,
+        help="verify settings, token, endpoint, permission, state and line bound (`check` is its old name and still works)",
+    )
     checker.add_argument("--fluent-bit-config", type=Path, help="Fluent Bit config whose exec Buf_Size to compare the line bound with")
     _add_settings(checker, suppress=True)
     state = commands.add_parser("state", help="inspect or steer the checkpoint", allow_abbrev=False)
@@ -222,9 +228,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     # stop the poll the same way, committing only what the reader can have stored.
     previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
-        if args.command == "check":
-            verdicts = check.run_checks(lambda: _register(load_settings(args, env), redactor), args.fluent_bit_config)
-            return check.print_verdicts(verdicts, sys.stdout, redactor.redact)
+        if args.command in DOCTOR_COMMANDS:
+            verdicts = doctor.run_checks(lambda: _register(load_settings(args, env), redactor), args.fluent_bit_config)
+            return doctor.print_verdicts(verdicts, sys.stdout, redactor.redact)
         settings = _register(load_settings(args, env), redactor)
         if settings.token_warning:
             log.warning("%s", settings.token_warning)

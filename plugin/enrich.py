@@ -39,7 +39,7 @@ class _Reader(Protocol):
 
 @dataclass(frozen=True)
 class DatabaseInfo:
-    """What `check` says about one configured database."""
+    """What `doctor` says about one configured database."""
 
     setting: str
     path: Path

@@ -111,7 +111,7 @@ class Settings(BaseModel):
     org: str
     token: SecretStr = Field(repr=False)
     token_source: str
-    token_warning: str = ""  # a token file others may read: logged by every poll, shown by `check`
+    token_warning: str = ""  # a token file others may read: logged by every poll, shown by `doctor`
     endpoint: str = "https://huggingface.co"
     query: str = ""
     state_dir: Path

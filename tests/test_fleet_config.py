@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO
 from fluentbit_configs import get, resolve
-from hf_audit import check, fleet
+from hf_audit import doctor, fleet
 from hf_audit.fleet import FleetError, Organization, parse_organizations, render
 from hf_audit.output import READER_BUFFER_LINES
 
@@ -161,14 +161,14 @@ def test_fluent_bit_accepts_the_fleet_example(name: str) -> None:
     assert "configuration test is successful" in check.stdout + check.stderr
 
 
-# --- `hf-audit-poll check --fluent-bit-config` looks at the ring buffer too ------------------------------
+# --- `hf-audit-poll doctor --fluent-bit-config` looks at the ring buffer too ------------------------------
 
 OLD_INPUT = "pipeline:\n  inputs:\n    - name: exec\n      command: hf-audit-poll --org acme\n      threaded: true\n"
 
 
 @pytest.mark.parametrize("path", [FLB_DIR / "fluent-bit.yaml", FLB_DIR / "fluent-bit.conf", EXAMPLES / "fleet.yaml", EXAMPLES / "fleet.conf"])
 def test_check_passes_the_shipped_ring_buffer(path: Path) -> None:
-    assert check.ring_buffer_check(path).passed
+    assert doctor.ring_buffer_check(path).passed
 
 
 @pytest.mark.parametrize(
@@ -178,17 +178,17 @@ def test_check_passes_the_shipped_ring_buffer(path: Path) -> None:
 )
 def test_check_fails_a_ring_buffer_smaller_than_a_poll(tmp_path: Path, text: str) -> None:
     (tmp_path / "fb.yaml").write_text(text)
-    verdict = check.ring_buffer_check(tmp_path / "fb.yaml")
+    verdict = doctor.ring_buffer_check(tmp_path / "fb.yaml")
     assert not verdict.passed and "thread.ring_buffer.capacity 131072" in verdict.detail
 
 
 @pytest.mark.parametrize("setting", ["storage.pause_on_chunks_overlimit: on", "mem_buf_limit: 50M", "rate_gate: true"])
 def test_check_fails_an_input_that_can_pause(tmp_path: Path, setting: str) -> None:
     (tmp_path / "fb.yaml").write_text(OLD_INPUT + f"      thread.ring_buffer.capacity: 131072\n      {setting}\n")
-    verdict = check.ring_buffer_check(tmp_path / "fb.yaml")
+    verdict = doctor.ring_buffer_check(tmp_path / "fb.yaml")
     assert not verdict.passed and "paused" in verdict.detail
 
 
 def test_check_passes_an_input_without_a_thread(tmp_path: Path) -> None:
     (tmp_path / "fb.conf").write_text("[INPUT]\n    Name exec\n    Command hf-audit-poll\n    Buf_Size 65536\n")
-    assert check.ring_buffer_check(tmp_path / "fb.conf").passed
+    assert doctor.ring_buffer_check(tmp_path / "fb.conf").passed

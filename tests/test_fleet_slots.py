@@ -127,7 +127,7 @@ def test_a_poll_takes_a_slot(argv: list[str], tmp_path: Path) -> None:
     assert request == launch.SlotRequest(str(tmp_path), 2, 1800.0)
 
 
-@pytest.mark.parametrize("argv", [["check"], ["state", "show"], ["--org", "x", "state", "reset", "--yes"], ["--help"], ["--version"], ["poll", "-h"]])
+@pytest.mark.parametrize("argv", [["doctor"], ["check"], ["state", "show"], ["--org", "x", "state", "reset", "--yes"], ["--help"], ["--version"], ["poll", "-h"]])
 def test_the_operator_commands_take_no_slot(argv: list[str]) -> None:
     assert launch.slot_request(argv, {}) is None
 

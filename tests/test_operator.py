@@ -1,4 +1,4 @@
-"""The operator's tools: check, state commands, dry run, the summary line, metrics and tracing."""
+"""The operator's tools: doctor, state commands, dry run, the summary line, metrics and tracing."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import ORG, TOKEN, poller_env
-from hf_audit.check import fluent_bit_size
+from hf_audit.doctor import fluent_bit_size
 from hf_audit.errors import ExitCode
 from hf_audit.metrics import METRIC_NAMES
 from hf_audit.simhub.server import Fault
 
 
 def verdicts(run) -> dict[str, str]:
-    """check's output as {item: 'PASS ...' or 'FAIL ...'}."""
+    """doctor's output as {item: 'PASS ...' or 'FAIL ...'}."""
     found = {}
     for line in run.stdout.decode().splitlines():
         if line[:4] in ("PASS", "FAIL"):
@@ -27,11 +27,11 @@ def verdicts(run) -> dict[str, str]:
     return found
 
 
-# --- check ------------------------------------------------------------------------------------
+# --- doctor -----------------------------------------------------------------------------------
 
 
-def test_check_passes_every_item_against_a_healthy_hub(poll):
-    run = poll("check")
+def test_doctor_passes_every_item_against_a_healthy_hub(poll):
+    run = poll("doctor")
     assert run.returncode == 0, run.stdout
     found = verdicts(run)
     assert set(found) == {"settings", "token", "endpoint", "tls", "permission", "export", "state directory", "checkpoint", "line bound"}
@@ -39,75 +39,95 @@ def test_check_passes_every_item_against_a_healthy_hub(poll):
     assert "HF_TOKEN environment variable" in found["token"]
 
 
-def test_check_says_where_the_token_came_from_never_what_it_is(poll, tmp_path):
+def test_doctor_says_where_the_token_came_from_never_what_it_is(poll, tmp_path):
     (tmp_path / "tok").write_text(TOKEN)
-    run = poll("check", HF_TOKEN="", HF_TOKEN_PATH=str(tmp_path / "tok"))
+    run = poll("doctor", HF_TOKEN="", HF_TOKEN_PATH=str(tmp_path / "tok"))
     assert str(tmp_path / "tok") in verdicts(run)["token"]
 
 
-def test_check_reports_a_missing_token(poll, tmp_path):
-    run = poll("check", HF_TOKEN="", HF_HOME=str(tmp_path / "nothing"))
+def test_doctor_reports_a_missing_token(poll, tmp_path):
+    run = poll("doctor", HF_TOKEN="", HF_HOME=str(tmp_path / "nothing"))
     assert run.returncode == ExitCode.AUTH
     assert verdicts(run)["token"].startswith("FAIL")
 
 
-def test_check_reports_a_wrong_token_as_a_permission_failure(poll, hub):
+def test_doctor_reports_a_wrong_token_as_a_permission_failure(poll, hub):
     hub.token = "hf_another_token_entirely"
-    run = poll("check")
+    run = poll("doctor")
     assert run.returncode == ExitCode.AUTH
     assert verdicts(run)["endpoint"].startswith("PASS")
     assert verdicts(run)["permission"].startswith("FAIL") and "Team or Enterprise" in verdicts(run)["permission"]
 
 
-def test_check_reports_a_free_plan_as_a_permission_failure(poll, hub):
-    hub.plan = "free"
-    assert verdicts(poll("check"))["permission"].startswith("FAIL")
+def test_check_is_the_doctors_old_name_and_gives_the_same_verdicts_and_exit_code(poll):
+    doctor, check = poll("doctor"), poll("check")
+    def outcome(run):
+        return run.returncode, {item: line[:4] for item, line in verdicts(run).items()}
+
+    assert outcome(check) == outcome(doctor) == (0, outcome(doctor)[1])
 
 
-def test_check_reports_an_unknown_org(poll):
-    run = poll("check", HF_ORG="ghost-org")
-    assert run.returncode == ExitCode.NOT_FOUND and verdicts(run)["permission"].startswith("FAIL")
-
-
-def test_check_reports_an_unreachable_endpoint(poll):
-    run = poll("check", HF_ENDPOINT="http://127.0.0.1:9")
-    assert run.returncode == ExitCode.NETWORK and verdicts(run)["endpoint"].startswith("FAIL")
-
-
-def test_check_reports_invalid_settings(poll):
-    run = poll("check", HF_ENDPOINT="http://example.com")
-    assert run.returncode == ExitCode.USAGE and verdicts(run)["settings"].startswith("FAIL")
-
-
-def test_check_reports_an_export_that_is_not_json(poll, hub):
-    hub.queue_fault(Fault(kind="html_page"))
-    assert verdicts(poll("check"))["export"].startswith("FAIL")
-
-
-def test_check_reports_an_unwritable_state_directory(poll, tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("x")  # a file where a directory should be: unwritable even for root
-    run = poll("check", HF_AUDIT_STATE_DIR=str(blocker / "state"))
-    assert run.returncode == ExitCode.STATE and verdicts(run)["state directory"].startswith("FAIL")
-
-
-def test_check_reports_a_corrupt_checkpoint(poll, state_dir):
-    state_dir.mkdir(parents=True)
-    (state_dir / f"{ORG}.json").write_text("[]")
-    run = poll("check")
-    assert run.returncode == ExitCode.STATE and verdicts(run)["checkpoint"].startswith("FAIL")
-
-
-def test_check_compares_the_line_bound_with_a_fluent_bit_config(poll, tmp_path):
+def test_check_still_reads_a_fluent_bit_config(poll, tmp_path):
     small = tmp_path / "fluent-bit.conf"
     small.write_text("[INPUT]\n    Name exec\n    Buf_Size 4k\n")
     run = poll(f"check --fluent-bit-config {small}")
+    assert run.returncode == ExitCode.USAGE and verdicts(run)["line bound"].startswith("FAIL")
+
+
+def test_the_help_names_doctor_and_says_check_is_its_old_name(poll):
+    shown = poll("--help").stdout.decode()
+    assert "doctor" in shown and "`check` is its old name" in shown
+
+
+def test_doctor_reports_a_free_plan_as_a_permission_failure(poll, hub):
+    hub.plan = "free"
+    assert verdicts(poll("doctor"))["permission"].startswith("FAIL")
+
+
+def test_doctor_reports_an_unknown_org(poll):
+    run = poll("doctor", HF_ORG="ghost-org")
+    assert run.returncode == ExitCode.NOT_FOUND and verdicts(run)["permission"].startswith("FAIL")
+
+
+def test_doctor_reports_an_unreachable_endpoint(poll):
+    run = poll("doctor", HF_ENDPOINT="http://127.0.0.1:9")
+    assert run.returncode == ExitCode.NETWORK and verdicts(run)["endpoint"].startswith("FAIL")
+
+
+def test_doctor_reports_invalid_settings(poll):
+    run = poll("doctor", HF_ENDPOINT="http://example.com")
+    assert run.returncode == ExitCode.USAGE and verdicts(run)["settings"].startswith("FAIL")
+
+
+def test_doctor_reports_an_export_that_is_not_json(poll, hub):
+    hub.queue_fault(Fault(kind="html_page"))
+    assert verdicts(poll("doctor"))["export"].startswith("FAIL")
+
+
+def test_doctor_reports_an_unwritable_state_directory(poll, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where a directory should be: unwritable even for root
+    run = poll("doctor", HF_AUDIT_STATE_DIR=str(blocker / "state"))
+    assert run.returncode == ExitCode.STATE and verdicts(run)["state directory"].startswith("FAIL")
+
+
+def test_doctor_reports_a_corrupt_checkpoint(poll, state_dir):
+    state_dir.mkdir(parents=True)
+    (state_dir / f"{ORG}.json").write_text("[]")
+    run = poll("doctor")
+    assert run.returncode == ExitCode.STATE and verdicts(run)["checkpoint"].startswith("FAIL")
+
+
+def test_doctor_compares_the_line_bound_with_a_fluent_bit_config(poll, tmp_path):
+    small = tmp_path / "fluent-bit.conf"
+    small.write_text("[INPUT]\n    Name exec\n    Buf_Size 4k\n")
+    run = poll(f"doctor --fluent-bit-config {small}")
     assert run.returncode == ExitCode.USAGE
     assert verdicts(run)["line bound"].startswith("FAIL") and "4000" in verdicts(run)["line bound"]
-    assert poll(f"check --fluent-bit-config {small}", HF_AUDIT_MAX_LINE_BYTES="3999").returncode != 0  # below the 4096 floor
+    assert poll(f"doctor --fluent-bit-config {small}", HF_AUDIT_MAX_LINE_BYTES="3999").returncode != 0  # below the 4096 floor
 
 
-def test_check_without_buf_size_compares_with_fluent_bits_default(poll, tmp_path):
+def test_doctor_without_buf_size_compares_with_fluent_bits_default(poll, tmp_path):
     config = tmp_path / "fluent-bit.yaml"
     config.write_text("pipeline:\n  inputs:\n    - name: exec\n")
     assert "default" in verdicts(poll(f"check --fluent-bit-config {config}"))["line bound"]
@@ -119,7 +139,7 @@ def test_fluent_bit_sizes_use_powers_of_1000(text, size):
 
 
 def test_the_shipped_buf_size_fits_the_default_line_bound(poll):
-    assert verdicts(poll("check"))["line bound"].startswith("PASS")
+    assert verdicts(poll("doctor"))["line bound"].startswith("PASS")
 
 
 # --- state commands ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`hf-audit-poll check`: every precondition of a good poll, one verdict each, for the on-call engineer.
+"""`hf-audit-poll doctor` (formerly `check`): every precondition of a good poll, one verdict each, for the on-call engineer.
 
 It reads nothing it does not need and prints where the token came from, never the token.
 """
