@@ -27,13 +27,15 @@ from .logs import Redactor, setup_logging
 from .poll import StopSignal
 from .enrich import IpEnricher
 from .runner import run_poll
-from .settings import Backfill, Settings, build_settings, candidate_tokens, default_state_dir, find_token, parse_duration
+from .declarations import DECLARATIONS
+from .settings import Settings, build_settings, converter, default_state_dir
+from .token_discovery import candidate_tokens, find_token
 
 
 @dataclass(frozen=True)
 class Option:
-    """One setting: its flag, its environment variable, its default as documented, and how its
-    text becomes a value. README.md's settings table is checked against this tuple."""
+    """One setting as the command line reads it: its declaration (declarations.py) with the
+    conversion of its text. `default` is the default as README.md and --help state it."""
 
     field: str
     flag: str
@@ -43,57 +45,8 @@ class Option:
     convert: Callable[[str], Any] = str
 
 
-def _seconds(text: str) -> float:
-    return parse_duration(text).total_seconds()
-
-
-def _flag(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("expected true or false")
-
-
-def _choice(*allowed: str) -> Callable[[str], str]:
-    def convert(text: str) -> str:
-        if text.strip().lower() not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}")
-        return text.strip().lower()
-
-    return convert
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option("org", "--org", "HF_ORG", "(required)", "organization whose audit log is polled"),
-    Option("endpoint", "--endpoint", "HF_ENDPOINT", "https://huggingface.co", "Hub URL; plain http is refused except to a loopback address"),
-    Option("token_path", "--token-path", "HF_TOKEN_PATH", "$HF_HOME/token", "file holding the token, read when HF_TOKEN is unset (HF_HOME defaults to ~/.cache/huggingface)"),
-    Option("query", "--query", "HF_AUDIT_QUERY", "(none)", "search filter passed as the export's q parameter, e.g. type:repo.create"),
-    Option("state_dir", "--state-dir", "HF_AUDIT_STATE_DIR", "$XDG_STATE_HOME/hf-audit or ~/.local/state/hf-audit", "directory of the checkpoints, health and metrics files"),
-    Option("backfill", "--backfill", "HF_AUDIT_BACKFILL", "all", "what the first poll emits: all, none, or a window such as 7d", Backfill.parse),
-    Option("lookback", "--lookback", "HF_AUDIT_LOOKBACK", "24h", "how late an event may appear in the export and still be emitted", parse_duration),
-    Option("clock_skew", "--clock-skew", "HF_AUDIT_CLOCK_SKEW", "5m", "how far past this machine's clock the watermark may go; later events are printed once, counted as future (at most 1d)", parse_duration),
-    Option("deadline", "--deadline", "HF_AUDIT_DEADLINE", "240s", "a poll gives up after this long, retries included; keep it below Interval_Sec", parse_duration),
-    Option("connect_timeout", "--connect-timeout", "HF_AUDIT_CONNECT_TIMEOUT", "10s", "time to connect to the Hub", _seconds),
-    Option("read_timeout", "--read-timeout", "HF_AUDIT_READ_TIMEOUT", "60s", "time without a byte from the Hub before a read fails", _seconds),
-    Option("max_retries", "--max-retries", "HF_AUDIT_MAX_RETRIES", "6", "retries on connection errors, 408, 429 and 5xx, with backoff and jitter", int),
-    Option("ca_bundle", "--ca-bundle", "HF_AUDIT_CA_BUNDLE", "REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else requests' bundle", "CA bundle file for TLS verification; wins over REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE"),
-    Option("max_line_bytes", "--max-line-bytes", "HF_AUDIT_MAX_LINE_BYTES", "65535", "longest line printed, newline included; must be below the exec input's Buf_Size", int),
-    Option("max_event_bytes", "--max-event-bytes", "HF_AUDIT_MAX_EVENT_BYTES", "33554432", "largest single event accepted in the export", int),
-    Option("lock_timeout", "--lock-timeout", "HF_AUDIT_LOCK_TIMEOUT", "5s", "how long to wait for another poll of the same organization", _seconds),
-    Option("poll_slots", "--poll-slots", "HF_AUDIT_POLL_SLOTS", "2", "how many polls of one state directory download or print at once (0: no limit); the rest wait", int),
-    Option("poll_slot_timeout", "--poll-slot-timeout", "HF_AUDIT_POLL_SLOT_TIMEOUT", "30m", "how long a poll waits for a free poll slot before giving up (0: no limit)", parse_duration),
-    Option("workspace_id", "--workspace-id", "HF_AUDIT_WORKSPACE_ID", "default", "value of the workspaceID column"),
-    Option("source_id", "--source-id", "HF_AUDIT_SOURCE_ID", "huggingface-<org>", "value of the sourceID column"),
-    Option("source_ttl_days", "--source-ttl", "HF_AUDIT_SOURCE_TTL", "365", "value of the sourceTTL column: days a sink keeps a record (0: forever)", int),
-    Option("metrics_file", "--metrics-file", "HF_AUDIT_METRICS_FILE", "<state dir>/<org>.prom", "Prometheus text file written after every poll"),
-    Option("log_level", "--log-level", "HF_AUDIT_LOG_LEVEL", "info", "debug, info, warning or error", _choice("debug", "info", "warning", "error")),
-    Option("log_format", "--log-format", "HF_AUDIT_LOG_FORMAT", "logfmt", "stderr line format: logfmt or json", _choice("logfmt", "json")),
-    Option("trace", "--trace", "HF_AUDIT_TRACE", "false", "log every HTTP exchange (credentials and cookies masked)", _flag),
-    Option("geoip_city_db", "--geoip-city-db", "HF_AUDIT_GEOIP_CITY_DB", "(none)", "MaxMind DB City database (GeoLite2-City, GeoIP2-City, DB-IP City Lite): fills srcCity, srcLatitude, srcLongitude"),
-    Option("geoip_asn_db", "--geoip-asn-db", "HF_AUDIT_GEOIP_ASN_DB", "(none)", "MaxMind DB ASN or ISP database (GeoLite2-ASN, GeoIP2-ISP): fills srcASNumber, srcASOrganization, srcISP"),
-    Option("iptoasn_tsv", "--iptoasn-tsv", "HF_AUDIT_IPTOASN_TSV", "(none)", "iptoasn.com ip2asn-combined.tsv, plain or .gz: fills srcASNumber, srcASOrganization, srcASCountryCode"),
+OPTIONS: tuple[Option, ...] = tuple(
+    Option(d.field, d.flag, d.env, d.shown, d.help, converter(d)) for d in DECLARATIONS
 )
 _LOGGING_FIELDS = ("log_level", "log_format")
 DOCTOR_COMMANDS = ("doctor", "check")  # argparse names the alias used, not the command

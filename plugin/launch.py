@@ -1,8 +1,9 @@
 """The `hf-audit-poll` command as installed: take a poll slot, then run the poller.
 
 A poll waiting for a slot must stay small (a fleet of N organizations has N of them at once), so
-this module reads the three settings the slot needs straight from argv and the environment and
-imports the poller (requests, pydantic: about 30 MB) only once it holds a slot. Everything else,
+this module reads the three settings the slot needs straight from argv and the environment, as
+declarations.py declares them (flag, variable, default: the same declarations the settings model and
+the full command line use, in a module that imports nothing heavy), and imports the poller (requests, pydantic: about 30 MB) only once it holds a slot. Everything else,
 including every error in these three settings, is left to the full command line in `cli`, which
 validates them again; a setting it cannot read here simply means no slot is taken.
 
@@ -13,22 +14,19 @@ end it at once (the default action): no handler is installed before the slot is 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
 
+from .declarations import BY_FIELD, Declaration, default_state_dir, duration_seconds
 from .slots import PollSlots, Slot, SlotTimeout
 
-DEFAULT_POLL_SLOTS = 2
-DEFAULT_SLOT_TIMEOUT = "30m"
 EXIT_LOCKED = 8  # ExitCode.LOCKED, without importing errors' enum here
 REPORTED_WAIT_SECONDS = 1.0  # shorter waits are not worth a log line
 
 # Options that take no value; every other `--flag` of the command line takes one.
 _VALUELESS = frozenset({"--dry-run", "--yes", "--help", "-h", "--version"})
 _NO_POLL = frozenset({"--help", "-h", "--version"})
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_POLL_SLOTS, _POLL_SLOT_TIMEOUT, _STATE_DIR = BY_FIELD["poll_slots"], BY_FIELD["poll_slot_timeout"], BY_FIELD["state_dir"]
 
 
 class SlotRequest:
@@ -74,26 +72,15 @@ def scan_arguments(argv: Sequence[str]) -> tuple[dict[str, str], str, bool]:
     return values, command or "poll", no_poll
 
 
-def _seconds(text: str) -> float:
-    """A duration as the settings read it ('90s', '30m', a bare number of seconds)."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r}")
-    number, unit = match.groups()
-    return float(number) * _DURATION_UNITS[unit or "s"]
-
-
-def default_state_dir(env: Mapping[str, str]) -> str:
-    """The same directory as settings.default_state_dir (a test holds the two together)."""
-    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser(env.get("HOME", "~")), ".local", "state")
-    return os.path.join(base, "hf-audit")
-
-
-def _setting(values: Mapping[str, str], env: Mapping[str, str], flag: str, variable: str) -> str | None:
+def _setting(values: Mapping[str, str], env: Mapping[str, str], declaration: Declaration) -> str | None:
     """Flag, else environment variable (an empty one counts as unset), like cli.collect_values."""
-    if flag in values:
-        return values[flag]
-    return env.get(variable) or None
+    if declaration.flag in values:
+        return values[declaration.flag]
+    return env.get(declaration.env) or None
+
+
+def _value_or_default(values: Mapping[str, str], env: Mapping[str, str], declaration: Declaration) -> str:
+    return _setting(values, env, declaration) or declaration.default or ""
 
 
 def slot_request(argv: Sequence[str], env: Mapping[str, str]) -> SlotRequest | None:
@@ -103,31 +90,31 @@ def slot_request(argv: Sequence[str], env: Mapping[str, str]) -> SlotRequest | N
     if no_poll or command != "poll":
         return None
     try:
-        count = int(_setting(values, env, "--poll-slots", "HF_AUDIT_POLL_SLOTS") or DEFAULT_POLL_SLOTS)
-        timeout = _seconds(_setting(values, env, "--poll-slot-timeout", "HF_AUDIT_POLL_SLOT_TIMEOUT") or DEFAULT_SLOT_TIMEOUT)
+        count = int(_value_or_default(values, env, _POLL_SLOTS))
+        timeout = duration_seconds(_value_or_default(values, env, _POLL_SLOT_TIMEOUT))
     except ValueError:
         return None
     if count <= 0 or count > 1024:
         return None
-    state_dir = _setting(values, env, "--state-dir", "HF_AUDIT_STATE_DIR") or default_state_dir(env)
+    state_dir = _setting(values, env, _STATE_DIR) or default_state_dir(env)
     return SlotRequest(state_dir, count, timeout if timeout > 0 else None)
 
 
 def _report(argv: Sequence[str], env: Mapping[str, str], level: str, message: str, fields: dict[str, object]) -> None:
     """One log line in the poller's own format and masking; imported here, once memory no longer matters."""
     from .logs import Redactor, setup_logging
-    from .settings import candidate_tokens
+    from .token_discovery import candidate_tokens
 
     values, _, _ = scan_arguments(argv)
     redactor = Redactor()
-    for token in candidate_tokens(env, _setting(values, env, "--token-path", "HF_TOKEN_PATH")):
+    for token in candidate_tokens(env, _setting(values, env, BY_FIELD["token_path"])):
         redactor.add(token)
-    log_level = (_setting(values, env, "--log-level", "HF_AUDIT_LOG_LEVEL") or "info").strip().lower()
-    log_format = (_setting(values, env, "--log-format", "HF_AUDIT_LOG_FORMAT") or "logfmt").strip().lower()
+    log_level = _value_or_default(values, env, BY_FIELD["log_level"]).strip().lower()
+    log_format = _value_or_default(values, env, BY_FIELD["log_format"]).strip().lower()
     log = setup_logging(
-        log_level if log_level in ("debug", "info", "warning", "error") else "info",
+        log_level if log_level in BY_FIELD["log_level"].choices else "info",
         redactor,
-        org=_setting(values, env, "--org", "HF_ORG") or "",
+        org=_setting(values, env, BY_FIELD["org"]) or "",
         fmt="json" if log_format == "json" else "logfmt",
     )
     log.log(_LEVELS[level], "%s", message, extra={"fields": {"event": "poll_slot", **fields}})

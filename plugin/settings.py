@@ -1,30 +1,30 @@
 """Settings: flags and environment variables, validated before any request is made.
 
-The token is deliberately not a flag: argv shows in `ps` and in the Fluent Bit config.
+Each field's flag, environment variable, default and help are declared once, in declarations.py;
+this module adds what a value must satisfy. The token is deliberately not a flag (argv shows in `ps`
+and in the Fluent Bit config); finding it is token_discovery.py's job, the model keeps the result.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from .errors import AuthError, UsageError
+from . import declarations
+from .declarations import BY_FIELD, Declaration
+from .errors import UsageError
 from .statefiles import OrgFiles
 
 # Hub organization names: letters, digits, '-', '_' and '.', starting with a letter or digit.
 _ORG_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 # Upper bounds: beyond them a setting is a typo, and the clock arithmetic or a socket call it feeds
 # would fail deep in a poll instead of here.
@@ -32,17 +32,13 @@ MAX_WINDOW = timedelta(days=3650)  # lookback and backfill: the Hub keeps far le
 MAX_WAIT_SECONDS = 86400.0  # timeouts, the deadline and the lock wait
 MAX_BYTES_SETTING = 1 << 30
 MIN_LINE_BYTES = 4096  # enough for all 51 columns with every truncatable field cut short
-DEFAULT_LINE_BYTES = 65535  # the shipped config's Buf_Size is 64k; fgets keeps one byte for NUL
 
 
 def parse_duration(text: str) -> timedelta:
     """'90s', '15m', '24h', '7d', '2w' or a bare number of seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 24h, 7d)")
-    number, unit = match.groups()
+    seconds = declarations.duration_seconds(text)
     try:
-        return timedelta(seconds=float(number) * _DURATION_UNITS[unit or "s"])
+        return timedelta(seconds=seconds)
     except OverflowError:
         raise ValueError(f"duration too long: {text.strip()[:40]!r}") from None
 
@@ -105,39 +101,98 @@ class Backfill(BaseModel):
         return cls(mode="window", window=window)
 
 
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _seconds(text: str) -> float:
+    return parse_duration(text).total_seconds()
+
+
+def _choice(allowed: tuple[str, ...]) -> Callable[[str], str]:
+    def convert(text: str) -> str:
+        if text.strip().lower() not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return text.strip().lower()
+
+    return convert
+
+
+# Paths and plain text stay text here: the model makes them Paths and checks them.
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "text": str,
+    "path": str,
+    "int": int,
+    "duration": parse_duration,
+    "seconds": _seconds,
+    "backfill": Backfill.parse,
+    "bool": _flag,
+}
+
+
+def converter(declaration: Declaration) -> Callable[[str], Any]:
+    """How the text of a flag or environment variable becomes the setting's value (ValueError if it cannot)."""
+    if declaration.kind == "choice":
+        return _choice(declaration.choices)
+    return _CONVERTERS[declaration.kind]
+
+
+def declared_default(name: str) -> Any:
+    """The default value of a declared setting: its declared text, converted as a user's would be."""
+    declaration = BY_FIELD[name]
+    return None if declaration.default is None else converter(declaration)(declaration.default)
+
+
+def declared(name: str, **constraints: Any) -> Any:
+    """A model field whose default, description, flag and environment variable come from its declaration."""
+    declaration = BY_FIELD[name]
+    extra = {"flag": declaration.flag, "env": declaration.env, "default_shown": declaration.shown}
+    if declaration.required:
+        return Field(description=declaration.help, json_schema_extra=extra, **constraints)
+    return Field(default=declared_default(name), description=declaration.help, json_schema_extra=extra, **constraints)
+
+
+DEFAULT_LINE_BYTES: int = declared_default("max_line_bytes")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    org: str
-    token: SecretStr = Field(repr=False)
+    org: str = declared("org")
+    token: SecretStr = Field(repr=False)  # found by token_discovery, never a flag
     token_source: str
     token_warning: str = ""  # a token file others may read: logged by every poll, shown by `doctor`
-    endpoint: str = "https://huggingface.co"
-    query: str = ""
-    state_dir: Path
-    backfill: Backfill = Backfill(mode="all")
-    lookback: timedelta = timedelta(hours=24)
-    clock_skew: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0), le=timedelta(days=1))
-    deadline: timedelta = timedelta(seconds=240)
-    connect_timeout: float = Field(default=10.0, gt=0, le=MAX_WAIT_SECONDS)
-    read_timeout: float = Field(default=60.0, gt=0, le=MAX_WAIT_SECONDS)
-    max_retries: int = Field(default=6, ge=0, le=50)
-    ca_bundle: Path | None = None
-    max_line_bytes: int = Field(default=DEFAULT_LINE_BYTES, ge=MIN_LINE_BYTES, le=MAX_BYTES_SETTING)
-    max_event_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, le=MAX_BYTES_SETTING)
-    lock_timeout: float = Field(default=5.0, ge=0, le=MAX_WAIT_SECONDS)
+    endpoint: str = declared("endpoint")
+    query: str = declared("query")
+    state_dir: Path = declared("state_dir")
+    backfill: Backfill = declared("backfill")
+    lookback: timedelta = declared("lookback")
+    clock_skew: timedelta = declared("clock_skew", ge=timedelta(0), le=timedelta(days=1))
+    deadline: timedelta = declared("deadline")
+    connect_timeout: float = declared("connect_timeout", gt=0, le=MAX_WAIT_SECONDS)
+    read_timeout: float = declared("read_timeout", gt=0, le=MAX_WAIT_SECONDS)
+    max_retries: int = declared("max_retries", ge=0, le=50)
+    ca_bundle: Path | None = declared("ca_bundle")
+    max_line_bytes: int = declared("max_line_bytes", ge=MIN_LINE_BYTES, le=MAX_BYTES_SETTING)
+    max_event_bytes: int = declared("max_event_bytes", ge=1024, le=MAX_BYTES_SETTING)
+    lock_timeout: float = declared("lock_timeout", ge=0, le=MAX_WAIT_SECONDS)
     # Read by launch.py before the poller starts (a poll slot is taken there); validated here.
-    poll_slots: int = Field(default=2, ge=0, le=1024)
-    poll_slot_timeout: timedelta = timedelta(minutes=30)
-    workspace_id: str = "default"
-    source_id: str = ""
-    source_ttl_days: int = Field(default=365, ge=0, le=2**32 - 1)
-    metrics_file: Path | None = None
-    trace: bool = False
+    poll_slots: int = declared("poll_slots", ge=0, le=1024)
+    poll_slot_timeout: timedelta = declared("poll_slot_timeout")
+    workspace_id: str = declared("workspace_id")
+    source_id: str = declared("source_id")
+    source_ttl_days: int = declared("source_ttl_days", ge=0, le=2**32 - 1)
+    metrics_file: Path | None = declared("metrics_file")
+    trace: bool = declared("trace")
     # Offline IP enrichment (enrich.py): each database is opened and checked before any request.
-    geoip_city_db: Path | None = None
-    geoip_asn_db: Path | None = None
-    iptoasn_tsv: Path | None = None
+    geoip_city_db: Path | None = declared("geoip_city_db")
+    geoip_asn_db: Path | None = declared("geoip_asn_db")
+    iptoasn_tsv: Path | None = declared("iptoasn_tsv")
 
     _org_check = field_validator("org")(lambda cls, v: validate_org(v))
     _endpoint_check = field_validator("endpoint")(lambda cls, v: validate_endpoint(v))
@@ -183,105 +238,7 @@ class Settings(BaseModel):
 
 
 def default_state_dir(env: Mapping[str, str]) -> Path:
-    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local" / "state")
-    return Path(base) / "hf-audit"
-
-
-def _login_token_file(env: Mapping[str, str]) -> Path:
-    """The file `huggingface-cli login` writes: $HF_HOME/token, HF_HOME defaulting to ~/.cache/huggingface."""
-    hf_home = env.get("HF_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache" / "huggingface")
-    return Path(hf_home).expanduser() / "token"
-
-
-MAX_TOKEN_FILE_BYTES = 4096  # a token is ~40 bytes; anything far larger is not a token file
-
-
-class FoundToken(NamedTuple):
-    token: SecretStr
-    source: str  # where it came from, for messages; never the token itself
-    warning: str = ""  # e.g. a token file others may read
-
-
-def candidate_tokens(env: Mapping[str, str], token_path: str | None) -> list[str]:
-    """The token the settings name, read quietly, so that it is masked in any message printed
-    before the settings are validated (a token pasted into another flag, say). Only the source
-    that would be used is read: no other file is opened."""
-    try:
-        return [find_token(env, token_path).token.get_secret_value()]
-    except AuthError:
-        return [token] if (token := env.get("HF_TOKEN", "").strip()) else []
-
-
-def find_token(env: Mapping[str, str], token_path: str | None = None) -> FoundToken:
-    """The token and a description of where it came from (never the token itself).
-
-    Order: HF_TOKEN, then the file named by --token-path / HF_TOKEN_PATH, then the file that
-    `huggingface-cli login` writes ($HF_HOME/token, HF_HOME defaulting to ~/.cache/huggingface).
-    """
-    if env.get("HF_TOKEN", "").strip():
-        return _checked_token(env["HF_TOKEN"], "the HF_TOKEN environment variable")
-    path_text = token_path or env.get("HF_TOKEN_PATH")
-    if path_text:
-        return _read_token_file(Path(path_text).expanduser(), required=True)
-    login_file = _login_token_file(env)
-    found = _read_token_file(login_file, required=False)
-    if found is None:
-        raise AuthError(
-            "no Hugging Face token found: set HF_TOKEN, or HF_TOKEN_PATH to a file holding it, "
-            f"or run `huggingface-cli login` (checked HF_TOKEN, HF_TOKEN_PATH and {login_file})"
-        )
-    return found
-
-
-def _read_token_file(path: Path, *, required: bool) -> FoundToken | None:
-    """The token in `path`: a regular file of at most MAX_TOKEN_FILE_BYTES of UTF-8. Opened without
-    blocking and checked before reading, so a FIFO cannot hang the poll nor /dev/zero fill memory."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        if required:
-            # A path whose directory is missing too is more likely a token pasted in the wrong place.
-            shown = str(path) if path.parent.is_dir() and path.parent != Path(".") else "(path not shown: its directory does not exist either)"
-            raise AuthError(f"token file {shown} does not exist") from None
-        return None
-    except OSError as exc:
-        raise AuthError(f"token file {path} cannot be read: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise AuthError(f"token file {path} is not a regular file")
-        data = b""
-        while len(data) <= MAX_TOKEN_FILE_BYTES and (block := os.read(fd, MAX_TOKEN_FILE_BYTES + 1 - len(data))):
-            data += block
-    except OSError as exc:
-        raise AuthError(f"token file {path} cannot be read: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_TOKEN_FILE_BYTES:
-        raise AuthError(f"token file {path} is larger than {MAX_TOKEN_FILE_BYTES} bytes: it does not hold just a token")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise AuthError(f"token file {path} is not UTF-8 text") from None
-    found = _checked_token(text, f"the file {path}")
-    if info.st_mode & 0o077:
-        warning = (
-            f"the token file {path} is open to group or others (mode {stat.S_IMODE(info.st_mode):04o}): "
-            "other users may read the token; chmod 600 it"
-        )
-        return found._replace(warning=warning)
-    return found
-
-
-def _checked_token(raw: str, source: str) -> FoundToken:
-    token = raw.strip()
-    if not token:
-        raise AuthError(f"the token from {source} is empty")
-    if not token.isascii() or not token.isprintable() or any(ch.isspace() for ch in token):
-        # Only printable ASCII can go in an HTTP header; anything else would fail deep in
-        # http.client with an error that might quote the header.
-        raise AuthError(f"the token from {source} contains whitespace, control or non-ASCII characters")
-    return FoundToken(SecretStr(token), source)
+    return Path(declarations.default_state_dir(env))
 
 
 def build_settings(values: Mapping[str, object]) -> Settings:

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import poller_env, run_like_fluent_bit
 from hf_audit import launch, settings
+from hf_audit.cli import OPTIONS
 from hf_audit.slots import PollSlots, SlotTimeout, slot_file_name
 
 HOLD_SLOT = """
@@ -163,7 +164,23 @@ def test_the_default_state_directory_is_the_pollers(env: dict[str, str]) -> None
 
 @pytest.mark.parametrize("text", ["90s", "30m", "2h", "1d", "45", "0.5s", "250ms"])
 def test_durations_read_as_the_settings_read_them(text: str) -> None:
-    assert launch._seconds(text) == settings.parse_duration(text).total_seconds()
+    timeout = launch.slot_request([], {"HF_AUDIT_STATE_DIR": "/s", "HF_AUDIT_POLL_SLOT_TIMEOUT": text})
+    assert timeout is not None and timeout.timeout == settings.parse_duration(text).total_seconds()
+
+
+def test_the_slot_defaults_are_the_settings_models() -> None:
+    model = settings.Settings.model_fields
+    request = launch.slot_request([], {"HF_AUDIT_STATE_DIR": "/s"})
+    assert request == launch.SlotRequest("/s", model["poll_slots"].default, model["poll_slot_timeout"].default.total_seconds())
+
+
+def test_the_slot_options_are_the_command_lines() -> None:
+    # launch reads the flags and variables the full command line declares for these three settings.
+    options = {option.field: (option.flag, option.env) for option in OPTIONS}
+    argv = [options["poll_slots"][0], "5", f"{options['poll_slot_timeout'][0]}=7s", options["state_dir"][0], "/f"]
+    assert launch.slot_request(argv, {}) == launch.SlotRequest("/f", 5, 7.0)
+    env = {options["poll_slots"][1]: "6", options["poll_slot_timeout"][1]: "8s", options["state_dir"][1]: "/e"}
+    assert launch.slot_request([], env) == launch.SlotRequest("/e", 6, 8.0)
 
 
 def test_the_settings_accept_the_slot_options() -> None:

@@ -4,10 +4,12 @@ import html
 import re
 from pathlib import Path
 
+from hf_audit import readme_settings
 from hf_audit.cli import OPTIONS
 from hf_audit.errors import ExitCode
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README_PATH = Path(__file__).resolve().parents[1] / "README.md"
+README = README_PATH.read_text()
 
 
 def settings_rows() -> dict[str, tuple[str, str]]:
@@ -40,3 +42,17 @@ def test_every_exit_code_is_documented():
 
 def test_the_readme_names_the_two_setup_commands():
     assert "make demo" in README and "make test" in README
+
+
+def test_the_settings_table_is_the_one_generated_from_the_declarations():
+    # Regenerate with: python -m hf_audit.readme_settings --update README.md
+    assert readme_settings.with_table(README) == README, "stale settings table: python -m hf_audit.readme_settings --update README.md"
+
+
+def test_the_stale_table_check_fails_on_an_edited_table(tmp_path):
+    edited = tmp_path / "README.md"
+    edited.write_text(README.replace("| 24h |", "| 12h |", 1))
+    assert readme_settings.main(["--check", str(edited)]) == 1
+    assert readme_settings.main(["--update", str(edited)]) == 0
+    assert edited.read_text() == README
+    assert readme_settings.main(["--check", str(README_PATH)]) == 0

@@ -6,9 +6,10 @@ import pytest
 
 from pathlib import Path
 
-from hf_audit.cli import OPTIONS, Option, build_parser, load_settings
+from hf_audit.cli import OPTIONS, build_parser, load_settings
+from hf_audit.declarations import BY_FIELD
 from hf_audit.errors import AuthError, UsageError
-from hf_audit.settings import Settings, parse_duration, validate_endpoint, validate_org
+from hf_audit.settings import Settings, converter, parse_duration, validate_endpoint, validate_org
 from test_readme import settings_rows
 
 
@@ -59,20 +60,42 @@ NOT_MODEL_FIELDS = {"token_path", "log_level", "log_format"}
 REQUIRED_IN_MODEL = {"org", "state_dir"}
 
 
-def readme_default(option: Option) -> object:
-    text = settings_rows()[option.env][1]
-    return DEFAULTS_IN_WORDS[option.field] if option.field in DEFAULTS_IN_WORDS else option.convert(text)
+DECLARED_FIELDS = [name for name, field in Settings.model_fields.items() if field.json_schema_extra]
 
 
-@pytest.mark.parametrize("option", [o for o in OPTIONS if o.field not in NOT_MODEL_FIELDS | {"org"}], ids=lambda o: o.env)
-def test_each_default_is_the_same_in_the_readme_the_model_and_a_loaded_poll(option):
-    documented = readme_default(option)
-    field = Settings.model_fields[option.field]
-    if option.field in REQUIRED_IN_MODEL:
+def readme_default(field: str, env: str) -> object:
+    """The README's default for a model field, as the value it stands for."""
+    text = settings_rows()[env][1]
+    return DEFAULTS_IN_WORDS[field] if field in DEFAULTS_IN_WORDS else converter(BY_FIELD[field])(text)
+
+
+@pytest.mark.parametrize("name", [n for n in DECLARED_FIELDS if n != "org"])
+def test_each_default_is_the_same_in_the_readme_the_model_and_a_loaded_poll(name):
+    field = Settings.model_fields[name]
+    extra = field.json_schema_extra
+    assert isinstance(extra, dict)
+    flag, env = extra["flag"], extra["env"]
+    assert settings_rows()[env] == (flag, extra["default_shown"])
+    documented = readme_default(name, str(env))
+    if name in REQUIRED_IN_MODEL:
         assert field.is_required()
     else:
         assert field.default == documented
-    assert getattr(settings_from(BASE), option.field) == documented
+    assert getattr(settings_from(BASE), name) == documented
+
+
+def test_every_model_field_but_the_token_is_declared_with_its_flag_variable_and_help():
+    assert set(Settings.model_fields) - set(DECLARED_FIELDS) == {"token", "token_source", "token_warning"}
+    for name in DECLARED_FIELDS:
+        field = Settings.model_fields[name]
+        option = next(o for o in OPTIONS if o.field == name)
+        assert field.json_schema_extra == {"flag": option.flag, "env": option.env, "default_shown": option.default}, name
+        assert field.description == option.help, name
+
+
+def test_the_options_that_are_not_model_fields_have_their_documented_defaults():
+    assert settings_rows()["HF_AUDIT_LOG_LEVEL"][1] == "info" and settings_rows()["HF_AUDIT_LOG_FORMAT"][1] == "logfmt"
+    assert settings_rows()["HF_TOKEN_PATH"][1] == "$HF_HOME/token"
 
 
 def test_every_model_field_is_an_option_or_the_token():
