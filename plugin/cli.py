@@ -18,16 +18,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from . import __version__, doctor, statecmd
+from .declarations import DECLARATIONS
+from .enrich import IpEnricher
 from .errors import ExitCode, HfAuditError, UsageError
 from .events import parse_time
-from .logs import Redactor, setup_logging
+from .logs import LogFormat, Redactor, setup_logging
 from .poll import StopSignal
-from .enrich import IpEnricher
 from .runner import run_poll
-from .declarations import DECLARATIONS
 from .settings import Settings, build_settings, converter, default_state_dir
 from .token_discovery import candidate_tokens, find_token
 
@@ -85,7 +85,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser; `argv` lists the values its error messages must not repeat."""
     hidden = [arg for arg in argv if not arg.startswith("-")]
     hidden += [arg.split("=", 1)[1] for arg in argv if arg.startswith("-") and "=" in arg]
-    parser_class = functools.partial(_Parser, hidden=hidden)
+    # argparse only ever calls parser_class(...) for subparsers: a partial of the class serves.
+    parser_class = cast("type[_Parser]", functools.partial(_Parser, hidden=hidden))
     parser = parser_class(
         prog="hf-audit-poll",
         allow_abbrev=False,  # else `--token x` would silently mean --token-path
@@ -153,9 +154,13 @@ def _logging_choice(args: argparse.Namespace, env: Mapping[str, str], field: str
     option = next(o for o in OPTIONS if o.field == field)
     text = getattr(args, field, None) or env.get(option.env) or default
     try:
-        return option.convert(text)
+        return str(option.convert(text))
     except ValueError:
         return default
+
+
+def _log_format(args: argparse.Namespace, env: Mapping[str, str]) -> LogFormat:
+    return "json" if _logging_choice(args, env, "log_format", "logfmt") == "json" else "logfmt"
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -174,7 +179,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         _logging_choice(args, env, "log_level", "info"),
         redactor,
         org=getattr(args, "org", None) or env.get("HF_ORG", ""),
-        fmt=_logging_choice(args, env, "log_format", "logfmt"),  # type: ignore[arg-type]
+        fmt=_log_format(args, env),
     )
     stop = StopSignal()
     # Ctrl-C and a closed terminal stop the reader too, as Fluent Bit's shutdown does: all three

@@ -15,6 +15,7 @@ import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from .simhub.events import generate_events
 from .simhub.server import SimulatedHub
@@ -22,7 +23,7 @@ from .simhub.server import SimulatedHub
 DEMO_TOKEN = "hf_demo_token_not_a_real_one"
 
 
-def _poll(env: dict[str, str]) -> tuple[list[dict], str]:
+def _poll(env: dict[str, str]) -> tuple[list[dict[str, Any]], str]:
     proc = subprocess.run(["/bin/sh", "-c", "hf-audit-poll"], env=env, capture_output=True, timeout=120, check=False)
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     if proc.returncode != 0:
@@ -30,7 +31,7 @@ def _poll(env: dict[str, str]) -> tuple[list[dict], str]:
     return records, proc.stderr.decode().strip()
 
 
-def _show(title: str, records: list[dict], summary: str, sample: int = 3) -> None:
+def _show(title: str, records: list[dict[str, Any]], summary: str, sample: int = 3) -> None:
     print(f"\n== {title}: {len(records)} records ==")
     print(f"stderr: {summary}")
     for record in records[:sample]:

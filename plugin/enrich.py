@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -84,7 +84,7 @@ def _open_maxmind(setting: str, path: Path) -> tuple[_Reader, DatabaseInfo]:
     except (maxminddb.InvalidDatabaseError, RuntimeError, ValueError, TypeError, KeyError, IndexError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"{setting}: {path} is not a valid MaxMind DB file (damaged or cut short?): {reason}") from None
-    built = datetime.fromtimestamp(metadata.build_epoch, timezone.utc)
+    built = datetime.fromtimestamp(metadata.build_epoch, UTC)
     info = DatabaseInfo(setting, path, metadata.database_type, built, f"IPv{metadata.ip_version}, {metadata.node_count} nodes")
     return reader, info
 

@@ -13,7 +13,7 @@ import gzip
 import socket
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -78,7 +78,7 @@ class IpToAsnTable:
         """Read and check the whole file; IpToAsnError (or OSError) when it cannot be used."""
         with path.open("rb") as probe:
             compressed = probe.read(2) == GZIP_MAGIC
-        table = cls(path, datetime.fromtimestamp(path.stat().st_mtime, timezone.utc))
+        table = cls(path, datetime.fromtimestamp(path.stat().st_mtime, UTC))
         try:
             if compressed:
                 with gzip.open(path, "rb") as stream:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticUndefined
 
 from . import declarations
 from .declarations import BY_FIELD, Declaration
@@ -151,10 +152,12 @@ def declared_default(name: str) -> Any:
 def declared(name: str, **constraints: Any) -> Any:
     """A model field whose default, description, flag and environment variable come from its declaration."""
     declaration = BY_FIELD[name]
-    extra = {"flag": declaration.flag, "env": declaration.env, "default_shown": declaration.shown}
-    if declaration.required:
-        return Field(description=declaration.help, json_schema_extra=extra, **constraints)
-    return Field(default=declared_default(name), description=declaration.help, json_schema_extra=extra, **constraints)
+    return Field(
+        default=PydanticUndefined if declaration.required else declared_default(name),
+        description=declaration.help,
+        json_schema_extra={"flag": declaration.flag, "env": declaration.env, "default_shown": declaration.shown},
+        **constraints,
+    )
 
 
 DEFAULT_LINE_BYTES: int = declared_default("max_line_bytes")

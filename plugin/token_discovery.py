@@ -11,7 +11,7 @@ import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple, overload
 
 from pydantic import SecretStr
 
@@ -64,6 +64,10 @@ def find_token(env: Mapping[str, str], token_path: str | None = None) -> FoundTo
     return found
 
 
+@overload
+def _read_token_file(path: Path, *, required: Literal[True]) -> FoundToken: ...
+@overload
+def _read_token_file(path: Path, *, required: Literal[False]) -> FoundToken | None: ...
 def _read_token_file(path: Path, *, required: bool) -> FoundToken | None:
     """The token in `path`: a regular file of at most MAX_TOKEN_FILE_BYTES of UTF-8. Opened without
     blocking and checked before reading, so a FIFO cannot hang the poll nor /dev/zero fill memory."""

@@ -25,7 +25,7 @@ from sigma.data import mitre_attack
 from sigma.rule import SigmaDetection, SigmaDetectionItem
 
 from conftest import REPO, SPEC_DIR
-from detections_engine import DETECTIONS_DIR, pack, pack_rule, shipped_ndjson, singles, bursts
+from detections_engine import DETECTIONS_DIR, bursts, pack, pack_rule, shipped_ndjson, singles
 from detections_fixtures import CASES, CORRELATION_CASES, export_item_schema
 from hf_audit.detections.cli import main as rules_main
 from hf_audit.detections.fields import is_record_field

@@ -7,10 +7,9 @@ The databases are small ones written by tests/ip_databases.py for the simulated 
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,7 +54,7 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> IpDatabases:
 @pytest.fixture(scope="module")
 def events() -> list[dict]:
     """400 events; the first ones carry each test address (three times each), one has none."""
-    events = generate_events(400, seed=11, end=datetime.now(timezone.utc) - timedelta(minutes=5), span=timedelta(days=3))
+    events = generate_events(400, seed=11, end=datetime.now(UTC) - timedelta(minutes=5), span=timedelta(days=3))
     for index, address in enumerate(ADDRESSES * 3):
         events[index]["ip"] = address
     events[len(ADDRESSES) * 3].pop("ip", None)

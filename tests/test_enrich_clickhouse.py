@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from chdb_http_endpoint import ChdbHttpEndpoint, create_table
-from clickhouse_shipped import DDL_FILE, STRICT_SERVER, mismatched_columns, post_like_fluent_bit, shipped_uri, stored_rows
+from clickhouse_shipped import (
+    DDL_FILE,
+    STRICT_SERVER,
+    mismatched_columns,
+    post_like_fluent_bit,
+    shipped_uri,
+    stored_rows,
+)
 from conftest import ORG, REPO, TOKEN, poller_env, run_like_fluent_bit
 from hf_audit.simhub.server import SimulatedHub
 from ip_databases import IpDatabases, build_databases, write_iptoasn

@@ -1,10 +1,9 @@
 """Settings from flags and environment: validated before any request, token never from argv."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 from hf_audit.cli import OPTIONS, build_parser, load_settings
 from hf_audit.declarations import BY_FIELD

@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-
 from importlib.util import find_spec
+from pathlib import Path
 
 EXTRA_HINT = "hf-audit-rules needs pySigma and its backends: pip install 'hf-audit[rules]'"
 
@@ -44,13 +43,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sigma.exceptions import SigmaError
+
     from .outputs import convert_pack, differing_files, rendered_files, write_files
     from .pack import RULES_DIR, load_pack, offline_attack_data
     from .readme_table import END, START, rules_table, table_in
     from .targets import TARGETS
     from .validation import validate_pack
-
-    from sigma.exceptions import SigmaError
 
     with offline_attack_data():
         try:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-import json
-import tempfile
 
 import yaml
-
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.data import mitre_attack
@@ -46,7 +45,7 @@ class PackRule:
     def references(self) -> list[str]:
         """Names or ids of the rules a correlation counts (empty for a plain rule)."""
         if isinstance(self.rule, SigmaCorrelationRule):
-            return [str(reference.reference) for reference in self.rule.rules]
+            return [str(reference.reference) for reference in self.rule.rules or []]
         return []
 
 
@@ -79,7 +78,7 @@ def load_pack(rules_dir: Path = RULES_DIR) -> list[PackRule]:
     known = {key: path.stem for path, _, rule in parsed for key in (path.stem, str(rule.id))}
     for path, _, rule in parsed:
         if isinstance(rule, SigmaCorrelationRule):
-            references = {str(reference.reference) for reference in rule.rules}
+            references = {str(reference.reference) for reference in rule.rules or []}
             if unknown := sorted(references - known.keys()):
                 raise ValueError(f"{path.name}: the correlation counts {', '.join(unknown)}, not rules of the pack")
             (generated if rule.generate else blocks).update(known[reference] for reference in references)

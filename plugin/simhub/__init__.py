@@ -1,6 +1,6 @@
 """A simulated Hugging Face Hub audit-log export, for tests and demos of the poller."""
 
-from hf_audit.simhub.events import EVENT_TYPES, generate_events, make_event
-from hf_audit.simhub.server import Fault, RecordedRequest, SimulatedHub
+from .events import EVENT_TYPES, generate_events, make_event
+from .server import Fault, RecordedRequest, SimulatedHub
 
 __all__ = ["EVENT_TYPES", "Fault", "RecordedRequest", "SimulatedHub", "generate_events", "make_event"]

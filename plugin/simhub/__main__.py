@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import get_args
 
-from hf_audit.simhub.events import generate_events
-from hf_audit.simhub.server import Order, Plan, SimulatedFleet, SimulatedHub
+from .events import generate_events
+from .server import Order, Plan, SimulatedFleet, SimulatedHub
 
 
 def _parser() -> argparse.ArgumentParser:

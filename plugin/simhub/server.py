@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from hf_audit.simhub.events import generate_events
+from .events import generate_events
 
 __all__ = ["Fault", "FaultKind", "Order", "Plan", "RecordedRequest", "SimulatedFleet", "SimulatedHub"]
 
