@@ -15,10 +15,17 @@ from typing import Any, ClassVar
 from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionItem, ConditionNOT, ConditionOR
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
-from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule
+from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationConditionOperator, SigmaCorrelationRule
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
-from sigma.types import SigmaCompareExpression, SigmaRegularExpressionFlag, SigmaString, SpecialChars
+from sigma.types import (
+    CompareOperators,
+    SigmaCompareExpression,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
 
 from .fields import ARRAY_COLUMNS, SELECTABLE_COLUMNS, map_key
 
@@ -60,6 +67,20 @@ def plain_text(value: SigmaString) -> str:
     return "".join(part for part in value.s if isinstance(part, str))
 
 
+
+def _plain_condition(rule: SigmaCorrelationRule) -> SigmaCorrelationCondition:
+    """The rule's `condition: {gte: N}`; pySigma's extended (boolean) correlation conditions are not supported."""
+    if not isinstance(rule.condition, SigmaCorrelationCondition):
+        raise SigmaFeatureNotSupportedByBackendError("extended correlation conditions are not supported for ClickHouse")
+    return rule.condition
+
+
+def _string_value(cond: ConditionFieldEqualsValueExpression) -> SigmaString:
+    """The value of a string condition (pySigma calls the string converters only for strings)."""
+    if not isinstance(cond.value, SigmaString):
+        raise SigmaFeatureNotSupportedByBackendError(f"{cond.field}: a string condition whose value is not a string")
+    return cond.value
+
 class ClickHouseBackend(TextQueryBackend):
     """hf-audit's ClickHouse dialect (pySigma-backend-clickhouse needs Python 3.13)."""
 
@@ -83,13 +104,13 @@ class ClickHouseBackend(TextQueryBackend):
     escape_char: ClassVar[str] = "\\"
     wildcard_multi: ClassVar[str] = "%"
     wildcard_single: ClassVar[str] = "_"
-    bool_values: ClassVar[dict[bool, str]] = {True: "true", False: "false"}
+    bool_values: ClassVar[dict[bool, str | None]] = {True: "true", False: "false"}
     field_null_expression: ClassVar[str] = "empty({field})"
     field_exists_expression: ClassVar[str] = "notEmpty({field})"
     field_not_exists_expression: ClassVar[str] = "empty({field})"
     cidr_expression: ClassVar[str] = "isIPAddressInRange({field}, '{value}')"
     compare_op_expression: ClassVar[str] = "{field} {operator} {value}"
-    compare_operators: ClassVar[dict[SigmaCompareExpression.CompareOperators, str]] = {
+    compare_operators: ClassVar[dict[CompareOperators, str] | None] = {
         SigmaCompareExpression.CompareOperators.LT: "<",
         SigmaCompareExpression.CompareOperators.LTE: "<=",
         SigmaCompareExpression.CompareOperators.GT: ">",
@@ -126,7 +147,7 @@ class ClickHouseBackend(TextQueryBackend):
 
     def convert_condition_field_eq_val_str(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
         field = self.escape_and_quote_field(cond.field)
-        value: SigmaString = cond.value
+        value = _string_value(cond)
         if cond.field in ARRAY_COLUMNS:
             if value.contains_special():
                 return f"arrayExists(element -> element ILIKE {sql_string(like_pattern(value))}, {field})"
@@ -137,12 +158,15 @@ class ClickHouseBackend(TextQueryBackend):
 
     def convert_condition_field_eq_val_str_case_sensitive(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
         field = self.escape_and_quote_field(cond.field)
-        value: SigmaString = cond.value
+        value = _string_value(cond)
         if value.contains_special():
             return f"{field} LIKE {sql_string(like_pattern(value))}"
         return f"{field} = {sql_string(plain_text(value))}"
 
     def convert_condition_field_eq_val_re(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+        regex = cond.value
+        if not isinstance(regex, SigmaRegularExpression):
+            raise SigmaFeatureNotSupportedByBackendError(f"{cond.field}: a regex condition without a regular expression")
         flags = "".join(
             letter
             for flag, letter in (
@@ -150,9 +174,9 @@ class ClickHouseBackend(TextQueryBackend):
                 (SigmaRegularExpressionFlag.MULTILINE, "m"),
                 (SigmaRegularExpressionFlag.DOTALL, "s"),
             )
-            if flag in cond.value.flags
+            if flag in regex.flags
         )
-        pattern = (f"(?{flags})" if flags else "") + cond.value.regexp.original  # the regex as written
+        pattern = (f"(?{flags})" if flags else "") + regex.regexp.original  # the regex as written
         return f"match({self.escape_and_quote_field(cond.field)}, {sql_string(pattern)})"
 
     def decide_convert_condition_as_in_expression(self, cond: ConditionOR | ConditionAND, state: ConversionState) -> bool:
@@ -167,20 +191,23 @@ class ClickHouseBackend(TextQueryBackend):
         return [self._window_query(rule, "count()", "eventCount")]
 
     def convert_correlation_value_count_rule(self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str = "default") -> list[str]:
-        field = self.escape_and_quote_field(rule.condition.fieldref)  # type: ignore[union-attr, arg-type]
+        fieldref = _plain_condition(rule).fieldref
+        if not isinstance(fieldref, str):
+            raise SigmaFeatureNotSupportedByBackendError("a value_count correlation counts the values of one field")
+        field = self.escape_and_quote_field(fieldref)
         return [self._window_query(rule, f"uniqExact({field})", "valueCount")]
 
     def _window_query(self, rule: SigmaCorrelationRule, aggregate: str, count_name: str) -> str:
         """Per group, the aggregate over each event's preceding window (events less than `timespan`
         apart); a group is returned once, with its largest window figure, when a window crosses."""
-        searches = [query for reference in rule.rules for query in reference.rule.get_conversion_result()]
+        searches = [query for reference in rule.rules or [] for query in reference.rule.get_conversion_result()]
         search = " OR ".join(f"({query})" for query in searches)
         keys = [self.escape_and_quote_field(field) for field in rule.group_by or []]
         key_columns = [f"{key} AS `{field}`" if key != field else key for key, field in zip(keys, rule.group_by or [], strict=True)]
         names = [f"`{field}`" if key != field else field for key, field in zip(keys, rule.group_by or [], strict=True)]
-        condition = rule.condition
-        operator = _OPERATORS[condition.op]  # type: ignore[union-attr]
-        crossing = f"windowFigure {operator} {condition.count}"  # type: ignore[union-attr]
+        condition = _plain_condition(rule)
+        operator = _OPERATORS[condition.op]
+        crossing = f"windowFigure {operator} {condition.count}"
         partition = f"PARTITION BY {', '.join(names)} " if names else ""
         inner_columns = ", ".join(key_columns + ["eventTime"])
         outer_keys = ", ".join(names)

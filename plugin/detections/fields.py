@@ -15,7 +15,7 @@ SELECTABLE_COLUMNS = tuple(column for column in COLUMNS if column not in NOT_SEL
 FIELD_PATTERN = re.compile(r"^(?:{}|(?:{})\..+)$".format("|".join(SELECTABLE_COLUMNS), "|".join(MAP_COLUMNS)))
 
 # Elastic Common Schema names for the same facts, so rules written against ECS convert too.
-ECS_ALIASES: dict[str | None, str] = {
+ECS_ALIASES: dict[str | None, str | list[str]] = {
     "event.action": "eventName",
     "event.id": "eventID",
     "user.name": "authorUser",

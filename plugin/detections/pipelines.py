@@ -87,7 +87,7 @@ def loki_json_label(field: str | None) -> str:
 def loki_pipeline() -> ProcessingPipeline:
     """Loki: the line is the record as JSON (parsed with `| json`), minus the stream labels."""
     items = _record_pipeline() + [
-        ProcessingItem(identifier="hf_audit_loki_stream_labels", transformation=FieldMappingTransformation(dict(LOKI_LABELS))),
+        ProcessingItem(identifier="hf_audit_loki_stream_labels", transformation=FieldMappingTransformation({name: label for name, label in LOKI_LABELS.items()})),
         ProcessingItem(
             identifier="hf_audit_loki_json_labels",
             transformation=FieldFunctionTransformation(mapping={}, transform_func=loki_json_label),

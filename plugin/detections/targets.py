@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sigma.backends.elasticsearch import ESQLBackend, LuceneBackend
+from sigma.backends.elasticsearch.elasticsearch_esql import ESQLBackend
+from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
 from sigma.backends.loki import LogQLBackend
-from sigma.backends.opensearch import OpensearchLuceneBackend
+from sigma.backends.opensearch.opensearch import OpensearchLuceneBackend
 from sigma.conversion.base import Backend
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
@@ -79,12 +80,28 @@ def _single(outputs: list[Any], backend: str) -> Any:
     return outputs[0]
 
 
+def _single_query(outputs: list[Any], backend: str) -> str:
+    """The one query text a backend's "default" format gives (pySigma types its results as Any)."""
+    query = _single(outputs, backend)
+    if not isinstance(query, str):
+        raise SigmaError(f"{backend} gave a {type(query).__name__}, not a query text")
+    return query
+
+
+def _single_object(outputs: list[Any], backend: str) -> dict[str, Any]:
+    """The one rule or monitor object a backend's output format gives."""
+    found = _single(outputs, backend)
+    if not isinstance(found, dict):
+        raise SigmaError(f"{backend} gave a {type(found).__name__}, not an object")
+    return found
+
+
 def lucene_query(entry: PackRule, pack: list[PackRule]) -> str:
-    return _single(_run(LuceneBackend(lucene_pipeline(), index_names=[INDEX_PATTERN]), entry, pack, "default"), "Lucene")
+    return _single_query(_run(LuceneBackend(lucene_pipeline(), index_names=[INDEX_PATTERN]), entry, pack, "default"), "Lucene")
 
 
 def esql_query(entry: PackRule, pack: list[PackRule]) -> str:
-    return _single(_run(ESQLBackend(esql_pipeline()), entry, pack, "default"), "ES|QL")
+    return _single_query(_run(ESQLBackend(esql_pipeline()), entry, pack, "default"), "ES|QL")
 
 
 def _with_tactic_names(rule: dict[str, Any]) -> dict[str, Any]:
@@ -103,11 +120,11 @@ def kibana_rule(entry: PackRule, pack: list[PackRule]) -> dict[str, Any]:
 def _kibana_rule(entry: PackRule, pack: list[PackRule]) -> dict[str, Any]:
     if entry.is_correlation:
         backend: Backend = ESQLBackend(esql_pipeline(), schedule_interval=SCHEDULE_MINUTES, schedule_interval_unit="m")
-        rule = _single(_run(backend, entry, pack, "siem_rule_ndjson"), "ES|QL")
+        rule = _single_object(_run(backend, entry, pack, "siem_rule_ndjson"), "ES|QL")
         rule["from"] = ESQL_LOOKBACK
         return rule
     backend = LuceneBackend(lucene_pipeline(), index_names=[INDEX_PATTERN], schedule_interval=SCHEDULE_MINUTES, schedule_interval_unit="m")
-    rule = _single(_run(backend, entry, pack, "siem_rule_ndjson"), "Lucene")
+    rule = _single_object(_run(backend, entry, pack, "siem_rule_ndjson"), "Lucene")
     rule["timestamp_override"] = RECEIVED_AT
     rule["timestamp_override_fallback_disabled"] = False
     rule["from"] = f"now-{SCHEDULE_MINUTES + 1}m"  # one minute of overlap between runs
@@ -115,7 +132,9 @@ def _kibana_rule(entry: PackRule, pack: list[PackRule]) -> dict[str, Any]:
 
 
 def opensearch_query(entry: PackRule, pack: list[PackRule]) -> str:
-    return _single(_run(OpensearchLuceneBackend(lucene_pipeline(), index_names=[INDEX_PATTERN]), entry, pack, "default"), "OpenSearch Lucene")
+    return _single_query(
+        _run(OpensearchLuceneBackend(lucene_pipeline(), index_names=[INDEX_PATTERN]), entry, pack, "default"), "OpenSearch Lucene"
+    )
 
 
 # Fields pySigma adds to a monitor that are not part of the Alerting API's monitor object.
@@ -125,7 +144,7 @@ _NOT_MONITOR_FIELDS = ("sigma_meta_data", "references", "tags")
 def opensearch_monitor(entry: PackRule, pack: list[PackRule]) -> dict[str, Any]:
     """A query-level Alerting monitor that looks at the records fetched since its last run."""
     backend = OpensearchLuceneBackend(lucene_pipeline(), index_names=[INDEX_PATTERN], monitor_interval=SCHEDULE_MINUTES)
-    monitor = _single(_run(backend, entry, pack, "monitor_rule"), "OpenSearch monitor")
+    monitor = _single_object(_run(backend, entry, pack, "monitor_rule"), "OpenSearch monitor")
     for field in _NOT_MONITOR_FIELDS:
         monitor.pop(field, None)
     monitor["monitor_type"] = "query_level_monitor"
@@ -148,11 +167,11 @@ def opensearch_monitor(entry: PackRule, pack: list[PackRule]) -> dict[str, Any]:
 
 
 def loki_query(entry: PackRule, pack: list[PackRule]) -> str:
-    return _single(_run(LogQLBackend(loki_pipeline()), entry, pack, "default"), "Loki")
+    return _single_query(_run(LogQLBackend(loki_pipeline()), entry, pack, "default"), "Loki")
 
 
 def clickhouse_query(entry: PackRule, pack: list[PackRule]) -> str:
-    return _single(_run(ClickHouseBackend(clickhouse_pipeline()), entry, pack, "default"), "ClickHouse")
+    return _single_query(_run(ClickHouseBackend(clickhouse_pipeline()), entry, pack, "default"), "ClickHouse")
 
 
 TARGETS: tuple[Target, ...] = (

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import cast
+
 from sigma.collection import SigmaCollection
 from sigma.plugins import InstalledSigmaPlugins
+from sigma.rule import SigmaRule
 from sigma.validation import SigmaValidator
-from sigma.validators.base import SigmaValidationIssue
+from sigma.validators.base import SigmaRuleValidator, SigmaValidationIssue
 
 from .pack import PackRule
 
@@ -22,4 +26,8 @@ def validate_pack(pack: list[PackRule]) -> list[SigmaValidationIssue]:
         if name not in OFFLINE_EXCLUDED
     }
     collection = SigmaCollection.from_yaml("\n---\n".join(entry.text.strip() for entry in pack))
-    return SigmaValidator(validators.values()).validate_rules(iter(collection.rules))
+    # pySigma annotates its plugin registry with validator instances but fills it with the classes
+    # SigmaValidator expects; and its validators take correlation rules as well as plain ones.
+    classes = cast("Iterable[type[SigmaRuleValidator]]", validators.values())
+    rules = cast("Iterator[SigmaRule]", iter(collection.rules))
+    return SigmaValidator(classes).validate_rules(rules)
