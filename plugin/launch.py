@@ -4,8 +4,9 @@ A poll waiting for a slot must stay small (a fleet of N organizations has N of t
 this module reads the three settings the slot needs straight from argv and the environment, by
 the flag, variable and default declarations.py gives them (the declarations the settings model and
 the full command line use, in a module that imports nothing heavy), and imports the poller
-(requests, pydantic: about 30 MB) only once it holds a slot. Everything else, including every error in these three settings, is left to the full command line in `cli`, which
-validates them again; a setting it cannot read here simply means no slot is taken.
+(requests, pydantic: about 30 MB) only once it holds a slot. Everything else, including every error
+in these three settings, is left to the full command line in `cli`, which validates them again; a
+setting it cannot read here simply means no slot is taken.
 
 While a poll waits, nothing has been printed or committed, so Fluent Bit's SIGTERM at shutdown may
 end it at once (the default action): no handler is installed before the slot is held.
