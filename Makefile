@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-test install-mutation demo test bench bench-fleet chaos fuzz fleet detections mutation clean
+.PHONY: install install-test install-mutation test-receivers demo test bench bench-fleet chaos fuzz fleet detections mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,26 @@ demo: install
 	$(BIN)/python -m hf_audit.demo
 
 ## The whole test suite (what CI runs). pytest exits non-zero, 5 included, when nothing ran.
-test: install-test
+test: install-test test-receivers
 	$(BIN)/pytest
+
+## What the tests need besides Python packages. The Fluent Bit end-to-end tests run where a
+## fluent-bit binary is on PATH (no registry ships one); their Loki path needs a real Loki-API
+## receiver: VictoriaLogs, built from the Go proxy into go's install directory (GOBIN, else
+## GOPATH/bin), where the tests look for it. Never fatal: without go, or if the build fails, it warns
+## and the Loki end-to-end tests skip, naming victoria-logs.
+VICTORIA_LOGS := github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v1.52.1
+test-receivers:
+	@if ! command -v fluent-bit >/dev/null 2>&1; then \
+		echo "no fluent-bit on PATH: the Fluent Bit end-to-end tests will skip (victoria-logs not needed)"; \
+	elif command -v victoria-logs >/dev/null 2>&1; then :; \
+	elif ! command -v go >/dev/null 2>&1; then \
+		echo "warning: no go on PATH to build victoria-logs ($(VICTORIA_LOGS)): the Loki end-to-end tests will skip" >&2; \
+	else \
+		gobin=$$(go env GOBIN); [ -n "$$gobin" ] || gobin=$$(go env GOPATH | cut -d: -f1)/bin; \
+		[ -x "$$gobin/victoria-logs" ] || GOFLAGS=-mod=mod go install $(VICTORIA_LOGS) \
+			|| echo "warning: victoria-logs did not build (go install $(VICTORIA_LOGS)): the Loki end-to-end tests will skip" >&2; \
+	fi
 
 ## Regenerate the shipped detections (fluent-bit/detections/) and the README's rules table from the Sigma pack.
 detections: install-test

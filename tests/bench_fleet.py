@@ -11,7 +11,6 @@ default, the shipped ring-buffer capacity) or the old one (`--old`: no slots, Fl
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fleet_harness import FleetResult, FleetSpec, run_fleet  # noqa: E402
+from fluentbit_harness import FLUENT_BIT, SKIP_REASON  # noqa: E402
 
 SCENARIOS = {
     "1x100000": FleetSpec(orgs=1, events=100_000, interval_sec=5),
@@ -56,9 +56,8 @@ def main() -> int:
     parser.add_argument("--only", action="append", choices=sorted(SCENARIOS), help="run only these scenarios")
     parser.add_argument("--old", action="store_true", help="the old arrangement: no poll slots, 1,024 ring-buffer slots")
     args = parser.parse_args()
-    binary = shutil.which("fluent-bit")
-    if binary is None:
-        print("fluent-bit is not on PATH", file=sys.stderr)
+    if FLUENT_BIT is None:
+        print(SKIP_REASON, file=sys.stderr)
         return 2
     print("| organizations × events | arrangement | arrived, after the first poll | drop log lines | retry failures / retries counted | peak memory, Fluent Bit + pollers (RSS sum) |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -67,7 +66,7 @@ def main() -> int:
         if args.old:
             spec = FleetSpec(**{**spec.__dict__, "poll_slots": 0, "shipped_ring_buffer": False, "limit_seconds": 300, "idle_seconds": 30})
         with tempfile.TemporaryDirectory(prefix="bench-fleet-") as work:
-            print(row(name, run_fleet(Path(work), spec, binary), args.old), flush=True)
+            print(row(name, run_fleet(Path(work), spec), args.old), flush=True)
     return 0
 
 

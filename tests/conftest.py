@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from fluentbit_harness import fluent_bit  # noqa: F401  (the fixture, for every test module)
 from hf_audit.simhub.events import generate_events
 from hf_audit.simhub.server import SimulatedHub
 

@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -27,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from chdb_http_endpoint import ChdbHttpEndpoint, create_table
 from clickhouse_shipped import DDL_FILE, OUTPUT_YAML, STRICT_SERVER, TABLE
 from conftest import BIN_DIR, REPO
+from fluentbit_harness import FluentBit
 from hf_audit.fleet import Organization, render
 from hf_audit.normalize import record_id
 from hf_audit.simhub.events import generate_events
@@ -148,7 +148,8 @@ def ring_counters(metrics_url: str) -> tuple[dict[str, float], float]:
     return totals, busy
 
 
-def run_fleet(work: Path, spec: FleetSpec, binary: str) -> FleetResult:
+def run_fleet(work: Path, spec: FleetSpec) -> FleetResult:
+    """One fleet run in the Fluent Bit on PATH; the caller checks there is one."""
     names = org_names(spec.orgs)
     end = datetime.now(timezone.utc) - timedelta(minutes=10)
     tokens = {name: f"hf_fleet_{secrets.token_hex(12)}" for name in names}
@@ -164,7 +165,6 @@ def run_fleet(work: Path, spec: FleetSpec, binary: str) -> FleetResult:
     expected = {record_id(hub.org, event["_id"]) for hub in hubs for event in hub.events}
     user, password = "hf_audit_writer", secrets.token_urlsafe(12)
     metrics_port = free_port()
-    log_path = work / "fluent-bit.log"
     with (
         ChdbHttpEndpoint(work / "chdb", user=user, password=password, keep_bodies=True, server_settings=STRICT_SERVER) as endpoint,
         SimulatedFleet(hubs) as fleet,
@@ -192,44 +192,35 @@ def run_fleet(work: Path, spec: FleetSpec, binary: str) -> FleetResult:
         seconds_to_all: float | None = None
         counters: dict[str, float] = {}
         busy = 0.0
-        with log_path.open("wb") as log_file:
-            started = time.monotonic()
-            fluent_bit = subprocess.Popen([binary, "-c", str(config)], env=env, stdout=log_file, stderr=subprocess.STDOUT)
-            try:
-                with TreeMemorySampler(fluent_bit.pid) as memory:
-                    deadline = started + spec.interval_sec + spec.limit_seconds
-                    last_count, last_change = 0, time.monotonic()
-                    while time.monotonic() < deadline and fluent_bit.poll() is None:
-                        stored_now = _count(endpoint)
-                        if stored_now >= len(expected):  # duplicates would count too: checked after
-                            seconds_to_all = time.monotonic() - started - spec.interval_sec
-                            break
-                        if stored_now != last_count:
-                            last_count, last_change = stored_now, time.monotonic()
-                        elif last_count and time.monotonic() - last_change > spec.idle_seconds:
-                            break  # records stopped coming: some were lost
-                        time.sleep(0.5)
-                    # The counters as of the end: every write the inputs made is in them.
-                    wait_until = time.monotonic() + 20
-                    while time.monotonic() < wait_until and fluent_bit.poll() is None:
-                        try:
-                            counters, busy = ring_counters(metrics_url)
-                        except requests.RequestException:
-                            counters = {}
-                        writes = counters.get("fluentbit_input_ring_buffer_writes_total", 0)
-                        if counters and writes + counters["fluentbit_input_ring_buffer_retry_failures_total"] >= len(expected):
-                            break
-                        time.sleep(1)
-            finally:
-                fluent_bit.terminate()
+        started = time.monotonic()
+        with FluentBit(config, env, work / "fluent-bit.log") as fluent_bit, TreeMemorySampler(fluent_bit.pid) as memory:
+            deadline = started + spec.interval_sec + spec.limit_seconds
+            last_count, last_change = 0, time.monotonic()
+            # Waits are soft: what is missing, lost or sent twice, the caller's checks say.
+            while time.monotonic() < deadline and fluent_bit.running:
+                stored_now = _count(endpoint)
+                if stored_now >= len(expected):  # duplicates would count too: checked after
+                    seconds_to_all = time.monotonic() - started - spec.interval_sec
+                    break
+                if stored_now != last_count:
+                    last_count, last_change = stored_now, time.monotonic()
+                elif last_count and time.monotonic() - last_change > spec.idle_seconds:
+                    break  # records stopped coming: some were lost
+                time.sleep(0.5)
+            # The counters as of the end: every write the inputs made is in them.
+            wait_until = time.monotonic() + 20
+            while time.monotonic() < wait_until and fluent_bit.running:
                 try:
-                    fluent_bit.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    fluent_bit.kill()
-                    fluent_bit.wait()
+                    counters, busy = ring_counters(metrics_url)
+                except requests.RequestException:
+                    counters = {}
+                writes = counters.get("fluentbit_input_ring_buffer_writes_total", 0)
+                if counters and writes + counters["fluentbit_input_ring_buffer_retry_failures_total"] >= len(expected):
+                    break
+                time.sleep(1)
+        log = fluent_bit.log_text()
         stored = set(endpoint.query(f"SELECT id FROM {DATABASE}.{TABLE}").decode().split())
         posted = [orjson.loads(line)["id"] for body in endpoint.bodies for line in body.splitlines() if line.strip()]
-    log = log_path.read_text(errors="replace")
     return FleetResult(
         spec=spec,
         expected_ids=expected,

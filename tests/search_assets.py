@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
@@ -144,15 +143,6 @@ class SearchClient:
         body = {"size": 10_000, "_source": fields, "query": {"match_all": {}}}
         hits = self.search(index, body)["hits"]["hits"]
         return [{"_id": hit["_id"], "_index": hit["_index"], **hit["_source"]} for hit in hits]
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, poll: float = 0.5) -> None:
-    """Poll `condition` until true; fail naming `what` after `timeout` seconds (a bound, not a check)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(poll)
 
 
 def terms_counts(aggregation: dict) -> dict[str, int]:

@@ -9,8 +9,6 @@ up by a later poll, then more polls that find nothing new.
 from __future__ import annotations
 
 import secrets
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +19,8 @@ import yaml
 
 from chdb_http_endpoint import ChdbHttpEndpoint, create_table
 from clickhouse_shipped import DDL_FILE, OUTPUT_YAML, STRICT_SERVER, count, mismatched_columns, stored_rows
-from fluentbit_process import stop, wait_until
 from conftest import ORG, REPO, TOKEN, poller_env, run_like_fluent_bit
+from fluentbit_harness import FluentBit, fluent_bit_binary
 from hf_audit.normalize import COLUMNS, record_id
 from hf_audit.simhub.server import SimulatedHub
 from records import simulated_export_events
@@ -53,12 +51,9 @@ class Delivery:
 
 @pytest.fixture(scope="module")
 def delivery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Delivery]:
-    binary = shutil.which("fluent-bit")
-    if binary is None:
-        pytest.skip("fluent-bit binary not on PATH (no package registry ships it; build or install it to run this test)")
+    fluent_bit_binary()
     work = tmp_path_factory.mktemp("fluentbit-clickhouse")
     user, password = "hf_audit_writer", secrets.token_urlsafe(16)
-    log = work / "fluent-bit.log"
     with (
         ChdbHttpEndpoint(work / "chdb", user=user, password=password, keep_bodies=True, server_settings=STRICT_SERVER) as endpoint,
         SimulatedHub(org=ORG, token=TOKEN, events=simulated_export_events()) as hub,
@@ -74,23 +69,19 @@ def delivery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Delivery]:
             "CLICKHOUSE_USER": user,
             "CLICKHOUSE_PASSWORD": password,
         }
-        with log.open("wb") as log_file:
-            fluent_bit = subprocess.Popen([binary, "-c", str(pipeline_config(work))], env=env, stdout=log_file, stderr=subprocess.STDOUT)
-            try:
+        with FluentBit(pipeline_config(work), env, work / "fluent-bit.log") as fluent_bit:
 
-                def all_stored() -> bool:
-                    return count(endpoint, DATABASE) == len(hub.events)
+            def all_stored() -> bool:
+                return count(endpoint, DATABASE) == len(hub.events)
 
-                wait_until(all_stored, "the full export", fluent_bit, log)
-                hub.generate_newer(NEWER_EVENTS)
-                wait_until(all_stored, "the newer events", fluent_bit, log)
-                polls = len(hub.requests_seen)
-                wait_until(lambda: len(hub.requests_seen) >= polls + 2, "two more polls", fluent_bit, log)
-            finally:
-                stop(fluent_bit)
+            fluent_bit.wait_for(all_stored, "the full export")
+            hub.generate_newer(NEWER_EVENTS)
+            fluent_bit.wait_for(all_stored, "the newer events")
+            polls = len(hub.requests_seen)
+            fluent_bit.wait_for(lambda: len(hub.requests_seen) >= polls + 2, "two more polls")
         fresh = run_like_fluent_bit("hf-audit-poll", poller_env(hub.url, work / "fresh-state", work))
         assert fresh.returncode == 0, fresh.stderr
-        yield Delivery(endpoint, hub.events, fresh.records, log.read_text(errors="replace"))
+        yield Delivery(endpoint, hub.events, fresh.records, fluent_bit.log_text())
 
 
 def test_every_event_arrives_exactly_once(delivery: Delivery) -> None:

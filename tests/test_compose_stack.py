@@ -10,11 +10,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import queue
 import re
 import shutil
+import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
@@ -24,6 +23,7 @@ import pytest
 import requests
 import yaml
 
+from fluentbit_harness import FluentBit
 from hf_audit.settings import validate_endpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -324,42 +324,8 @@ def test_fluent_bit_environment_covers_every_variable_its_configs_use() -> None:
     assert sorted(used - defined) == []
 
 
-def fluent_bit_startup(binary: str, config: Path, env: dict[str, str], within: float = 60.0) -> tuple[bool, str]:
-    """Start Fluent Bit; (True, log) once its engine runs, (False, log) if it exits or stalls first."""
-    proc = subprocess.Popen([binary, "-c", str(config)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    log: list[str] = []
-    deadline = time.monotonic() + within
-    started = False
-    try:
-        while not started and time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            log.append(line)
-            started = "[sp] stream processor started" in line
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-    return started, "".join(log)
-
-
-def test_real_fluent_bit_starts_on_the_demo_config(tmp_path: Path) -> None:
+def test_real_fluent_bit_starts_on_the_demo_config(tmp_path: Path, fluent_bit: Callable[..., FluentBit]) -> None:
     """The demo's includes, paths and variables as the container sees them, on a real Fluent Bit."""
-    binary = shutil.which("fluent-bit")
-    if binary is None:
-        pytest.skip("fluent-bit binary not on PATH (no registry ships it; the demo image installs the vendor package)")
     env = {key: resolved(value) for key, value in environment("fluent-bit").items()}
     env = {key: str(repo_path(value)) if value.startswith(f"{IMAGE_CONFIG_DIR}/") else value for key, value in env.items()}
     env.update(
@@ -368,8 +334,10 @@ def test_real_fluent_bit_starts_on_the_demo_config(tmp_path: Path) -> None:
         HF_AUDIT_FLB_STORAGE_PATH=str(tmp_path / "flb-storage"),
         HF_AUDIT_INTERVAL_SEC="3600",  # no poll during the test
     )
-    started, log = fluent_bit_startup(binary, demo_config(), env)
-    assert started, log
+    run = fluent_bit(demo_config(), env)
+    started = run.wait_for(lambda: "[sp] stream processor started" in run.log_text(), "its engine to start", timeout=60, required=False)
+    run.stop(signal.SIGKILL)
+    assert started, run.log_text()
 
 
 # --- static: the Dockerfile ---------------------------------------------------------------------------

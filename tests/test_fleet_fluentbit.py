@@ -16,15 +16,14 @@ variables: `make fleet` runs the long version.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from fleet_harness import FleetResult, FleetSpec, run_fleet
+from fluentbit_harness import requires_fluent_bit
 
-FLUENT_BIT = shutil.which("fluent-bit")
-pytestmark = pytest.mark.skipif(FLUENT_BIT is None, reason="fluent-bit binary not on PATH (no package registry ships Fluent Bit)")
+pytestmark = requires_fluent_bit
 
 ORGS = int(os.environ.get("HF_AUDIT_FLEET_ORGS", "32"))
 EVENTS = int(os.environ.get("HF_AUDIT_FLEET_EVENTS", "2000"))
@@ -36,31 +35,27 @@ STALL_SECONDS = 4
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetResult]:
-    assert FLUENT_BIT is not None
     # 30 s between polls, not 10: 32 organizations' steady polls every 10 s would keep both poll
     # slots busy on a loaded 2-core machine, and the backfills would queue behind them.
-    yield run_fleet(tmp_path_factory.mktemp("fleet"), FleetSpec(orgs=ORGS, events=EVENTS, interval_sec=30), FLUENT_BIT)
+    yield run_fleet(tmp_path_factory.mktemp("fleet"), FleetSpec(orgs=ORGS, events=EVENTS, interval_sec=30))
 
 
 @pytest.fixture(scope="module")
 def busy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetResult]:
-    assert FLUENT_BIT is not None
-    yield run_fleet(tmp_path_factory.mktemp("busy"), FleetSpec(orgs=1, events=BUSY_EVENTS, busy_rate=BUSY_RATE), FLUENT_BIT)
+    yield run_fleet(tmp_path_factory.mktemp("busy"), FleetSpec(orgs=1, events=BUSY_EVENTS, busy_rate=BUSY_RATE))
 
 
 @pytest.fixture(scope="module")
 def stalled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetResult]:
-    assert FLUENT_BIT is not None
     spec = FleetSpec(orgs=1, events=STALLED_EVENTS, stall_engine_seconds=STALL_SECONDS, interval_sec=3)
-    yield run_fleet(tmp_path_factory.mktemp("stalled"), spec, FLUENT_BIT)
+    yield run_fleet(tmp_path_factory.mktemp("stalled"), spec)
 
 
 @pytest.fixture(scope="module")
 def stalled_default_ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetResult]:
-    assert FLUENT_BIT is not None
     # Records are lost here: stop waiting soon after the rest has arrived.
     spec = FleetSpec(orgs=1, events=STALLED_EVENTS, stall_engine_seconds=STALL_SECONDS, interval_sec=3, shipped_ring_buffer=False, idle_seconds=20)
-    yield run_fleet(tmp_path_factory.mktemp("stalled-default"), spec, FLUENT_BIT)
+    yield run_fleet(tmp_path_factory.mktemp("stalled-default"), spec)
 
 
 def _tail(result: FleetResult) -> str:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import socket
-import subprocess
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import ORG, REPO, poller_env, run_like_fluent_bit
+from fluentbit_harness import FluentBit, requires_fluent_bit
 
-pytestmark = pytest.mark.skipif(shutil.which("fluent-bit") is None, reason="fluent-bit binary not on PATH (no registry ships Fluent Bit)")
+pytestmark = requires_fluent_bit
 
 
 def free_port() -> int:
@@ -25,7 +22,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_fluent_bit_serves_the_pollers_metrics(hub, state_dir, tmp_path: Path) -> None:
+def scraped(port: int) -> dict[str, float] | None:
+    """The organization's samples on the metrics endpoint; None while it does not answer."""
+    try:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except requests.ConnectionError:
+        return None
+    return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples if s.labels.get("org") == ORG}
+
+
+def test_fluent_bit_serves_the_pollers_metrics(hub, state_dir, tmp_path: Path, fluent_bit: Callable[..., FluentBit]) -> None:
     assert run_like_fluent_bit("hf-audit-poll", poller_env(hub.url, state_dir, tmp_path)).returncode == 0
     # The shipped file as it is, but scraped every second instead of every 30 s, so the test is short.
     monitoring = tmp_path / "monitoring.yaml"
@@ -34,22 +40,18 @@ def test_fluent_bit_serves_the_pollers_metrics(hub, state_dir, tmp_path: Path) -
     main.write_text(f"service:\n  flush: 1\n  grace: 1\n  log_level: info\nincludes:\n  - {monitoring}\n")
     port = free_port()
     env = {**os.environ, "HF_AUDIT_STATE_DIR": str(state_dir), "HF_AUDIT_METRICS_PORT": str(port)}
-    log = open(tmp_path / "fluent-bit.log", "wb")
-    fluent_bit = subprocess.Popen(["fluent-bit", "-c", str(main)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        values: dict[str, float] = {}
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "hf_audit_up" not in values:
-            time.sleep(0.5)
-            try:
-                text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-            except requests.ConnectionError:
-                continue
-            values = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples if s.labels.get("org") == ORG}
-        assert values.get("hf_audit_up") == 1, (tmp_path / "fluent-bit.log").read_text()[-2000:]
-        assert values["hf_audit_events_emitted_total"] == 300
-        assert values["hf_audit_consecutive_failures"] == 0
-    finally:
-        fluent_bit.send_signal(signal.SIGTERM)
-        fluent_bit.wait(timeout=30)
-        log.close()
+    run = fluent_bit(main, env)
+    values: dict[str, float] = {}
+
+    def up() -> bool:
+        latest = scraped(port)
+        if latest is not None:
+            values.clear()
+            values.update(latest)
+        return "hf_audit_up" in values
+
+    run.wait_for(up, "hf_audit_up on the metrics endpoint", timeout=60, required=False)
+    assert values.get("hf_audit_up") == 1, run.log_tail(2000)
+    assert values["hf_audit_events_emitted_total"] == 300
+    assert values["hf_audit_consecutive_failures"] == 0
+    run.stop(must_exit=True)

@@ -14,9 +14,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,7 +26,7 @@ import pytest
 from chdb_http_endpoint import ChdbHttpEndpoint, create_table
 from clickhouse_shipped import DDL_FILE, count
 from conftest import ORG, TOKEN, poller_env
-from fluentbit_process import stop
+from fluentbit_harness import FluentBit, fluent_bit_binary
 from hf_audit.simhub.events import generate_events
 from hf_audit.simhub.server import SimulatedHub
 from test_clickhouse_fluentbit import pipeline_config
@@ -47,13 +45,6 @@ class Restarts:
     posted: int  # lines Fluent Bit posted to ClickHouse, re-sent ones included
     summaries: list[dict[str, str]] = field(default_factory=list)
     log: str = ""
-
-
-def fluent_bit_binary() -> str:
-    binary = shutil.which("fluent-bit")
-    if binary is None:
-        pytest.skip("fluent-bit binary not on PATH (no package registry ships it; build or install it to run this test)")
-    return binary
 
 
 def exec_children(pid: int) -> list[int]:
@@ -86,11 +77,11 @@ def printed_bytes(pid: int, state_dir: Path) -> int | None:
     return written - spool
 
 
-def wait_for_printing(fluent_bit: subprocess.Popen[bytes], target: int, state_dir: Path, limit: float = 90.0) -> None:
+def wait_for_printing(fluent_bit: FluentBit, target: int, state_dir: Path, limit: float = 90.0) -> None:
     """Return once Fluent Bit's poller has printed `target` bytes, or has exited after printing."""
     deadline = time.monotonic() + limit
     seen_poller = False
-    while time.monotonic() < deadline and fluent_bit.poll() is None:
+    while time.monotonic() < deadline and fluent_bit.running:
         # The shipped command is `exec hf-audit-poll`: the shell becomes the poller (a child);
         # a command without `exec` leaves the poller a grandchild under the shell.
         children = exec_children(fluent_bit.pid)
@@ -113,7 +104,6 @@ def summaries(log: str) -> list[dict[str, str]]:
 
 
 def run_with_restarts(work: Path, how: str) -> Restarts:
-    binary = fluent_bit_binary()
     user, password = "hf_audit_writer", secrets.token_urlsafe(16)
     events = generate_events(BACKFILL, seed=909, end=datetime.now(timezone.utc) - timedelta(minutes=2), span=timedelta(days=5), org=ORG)
     database = f"hf_audit_{how.replace('-', '_')}"
@@ -138,40 +128,32 @@ def run_with_restarts(work: Path, how: str) -> Restarts:
         def distinct() -> int:
             return count(endpoint, database, "count(DISTINCT id)")
 
-        with log.open("ab") as log_file:
-            for stop_after in (*STOP_POINTS, None):
-                fluent_bit = subprocess.Popen([binary, "-c", str(config)], env=env, stdout=log_file, stderr=subprocess.STDOUT)
-                try:
-                    if stop_after is None:
-                        deadline = time.monotonic() + FINISH_LIMIT
-                        while distinct() < BACKFILL and time.monotonic() < deadline and fluent_bit.poll() is None:
-                            time.sleep(1.0)
-                        settled = len(hub.requests_seen)
-                        while len(hub.requests_seen) < settled + 2 and time.monotonic() < deadline:
-                            time.sleep(0.5)  # two more polls: nothing is left to re-send
-                        time.sleep(2.0)  # their flush
-                        continue
-                    wait_for_printing(fluent_bit, stop_after, work / "state")
-                    if how == "sigkill":
-                        fluent_bit.kill()
-                    elif how == "sigterm-both":  # systemctl restart: the whole control group at once
-                        for group in exec_children(fluent_bit.pid):
-                            os.killpg(group, signal.SIGTERM)
-                        fluent_bit.terminate()
-                    else:
-                        # Fluent Bit alone: it stops taking records at once (dropping one a second
-                        # from the pipe) and signals the poller only when its grace period is over;
-                        # with lines left in the pipe it then takes minutes to exit, so it is
-                        # killed after STOP_TIMEOUT, as systemd does after TimeoutStopSec.
-                        fluent_bit.terminate()
-                        try:
-                            fluent_bit.wait(timeout=STOP_TIMEOUT)
-                        except subprocess.TimeoutExpired:
-                            fluent_bit.kill()
-                    fluent_bit.wait(timeout=60)
-                finally:
-                    stop(fluent_bit)
-                time.sleep(1.5)  # an orphaned poller finishes (EPIPE) before the next Fluent Bit's poll
+        for stop_after in (*STOP_POINTS, None):
+            # Every run appends to one log, read whole at the end.
+            with FluentBit(config, env, log) as fluent_bit:
+                if stop_after is None:
+                    deadline = time.monotonic() + FINISH_LIMIT
+                    while distinct() < BACKFILL and time.monotonic() < deadline and fluent_bit.running:
+                        time.sleep(1.0)
+                    settled = len(hub.requests_seen)
+                    while len(hub.requests_seen) < settled + 2 and time.monotonic() < deadline:
+                        time.sleep(0.5)  # two more polls: nothing is left to re-send
+                    time.sleep(2.0)  # their flush
+                    continue
+                wait_for_printing(fluent_bit, stop_after, work / "state")
+                if how == "sigkill":
+                    fluent_bit.stop(signal.SIGKILL)
+                elif how == "sigterm-both":  # systemctl restart: the whole control group at once
+                    for group in exec_children(fluent_bit.pid):
+                        os.killpg(group, signal.SIGTERM)
+                    fluent_bit.stop(signal.SIGTERM, grace=60, must_exit=True)
+                else:
+                    # Fluent Bit alone: it stops taking records at once (dropping one a second
+                    # from the pipe) and signals the poller only when its grace period is over;
+                    # with lines left in the pipe it then takes minutes to exit, so it is
+                    # killed after STOP_TIMEOUT, as systemd does after TimeoutStopSec.
+                    fluent_bit.stop(signal.SIGTERM, grace=STOP_TIMEOUT)
+            time.sleep(1.5)  # an orphaned poller finishes (EPIPE) before the next Fluent Bit's poll
         text = log.read_text(errors="replace")
         posted = sum(body.count(b"\n") for body in endpoint.bodies)
         return Restarts(distinct(), posted, summaries(text), text)

@@ -11,8 +11,9 @@ The simulated export spans 30 days, plus fresh events (the edge cases of records
 events picked up by a later poll. Fluent Bit runs the shipped main config with its include line
 edited to the Loki output, as a user would, in YAML and in classic format.
 
-Skipped unless both `fluent-bit` and `victoria-logs` are found (victoria-logs: on PATH or in
-~/go/bin, from `go install github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v1.52.1`).
+Skipped unless both `fluent-bit` and `victoria-logs` are found (victoria-logs: on PATH or where
+`go install` puts it; `make test` installs it with go where fluent-bit and go exist:
+`go install github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v1.52.1`).
 """
 
 from __future__ import annotations
@@ -35,33 +36,43 @@ import pytest
 import requests
 import yaml
 
-from fluentbit_process import stop, wait_until
 from conftest import ORG, REPO, TOKEN, poller_env, run_like_fluent_bit
+from fluentbit_harness import FLUENT_BIT, WAIT_SECONDS, FluentBit, requires_fluent_bit
 from hf_audit.normalize import record_id
 from hf_audit.simhub.events import generate_events
 from hf_audit.simhub.server import SimulatedHub
 from records import edge_case_events
 
 
+def _go_install_dirs() -> list[Path]:
+    """Where `go install` puts a binary: GOBIN, else the first GOPATH entry's bin (as go reports
+    them, which the Makefile's install also asks; the environment's values or ~/go without go)."""
+    go = shutil.which("go")
+    if go is not None:
+        reported = subprocess.run([go, "env", "GOBIN", "GOPATH"], capture_output=True, text=True, timeout=60).stdout.splitlines()
+        gobin, gopath = (reported + ["", ""])[:2]
+    else:
+        gobin, gopath = os.environ.get("GOBIN", ""), os.environ.get("GOPATH", "")
+    first_gopath = Path(gopath.split(os.pathsep)[0]) if gopath else Path.home() / "go"
+    return [Path(gobin)] if gobin else [first_gopath / "bin"]
+
+
 def _victoria_logs() -> str | None:
-    go_bins = [Path(os.environ["GOBIN"])] if os.environ.get("GOBIN") else []
-    go_bins += [Path(os.environ.get("GOPATH") or Path.home() / "go") / "bin"]
-    return shutil.which("victoria-logs") or next((str(p / "victoria-logs") for p in go_bins if (p / "victoria-logs").is_file()), None)
+    found = shutil.which("victoria-logs")
+    return found or next((str(d / "victoria-logs") for d in _go_install_dirs() if (d / "victoria-logs").is_file()), None)
 
 
-FLUENT_BIT = shutil.which("fluent-bit")
 VICTORIA_LOGS = _victoria_logs()
 pytestmark = [
-    pytest.mark.skipif(FLUENT_BIT is None, reason="fluent-bit binary not on PATH (no package registry ships Fluent Bit)"),
+    requires_fluent_bit,
     pytest.mark.skipif(
         VICTORIA_LOGS is None,
-        reason="victoria-logs not on PATH nor in ~/go/bin "
-        "(go install github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v1.52.1)",
+        reason="victoria-logs not on PATH nor in go's install directory (`make test` installs it where go exists: "
+        "go install github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v1.52.1)",
     ),
 ]
 
 FLB_DIR = REPO / "fluent-bit"
-WAIT_SECONDS = 90.0  # an upper bound for waiting, never asserted: a slow machine only waits longer
 BACKLOG_EVENTS = 400
 NEWER_EVENTS = 10
 RESTAMP_AFTER = timedelta(minutes=50)  # the shipped default of LOKI_RESTAMP_AFTER_MINUTES
@@ -196,10 +207,8 @@ def parse_rfc3339(text: str) -> datetime:
 def deliver(work: Path, kind: str, *, newer: int = 0, **env_overrides: str) -> Delivery:
     """Run Fluent Bit with the shipped config `kind` until the whole export and `newer` later events
     are stored (or, for a run expected to lose lines, until every line is stored or dropped)."""
-    assert FLUENT_BIT is not None
     started = datetime.now(timezone.utc).replace(microsecond=0)
     backlog, recent = export_events(started)
-    log = work / "fluent-bit.log"
     with VictoriaLogs(work) as receiver, SimulatedHub(org=ORG, token=TOKEN, events=backlog + recent) as hub:
         env = poller_env(hub.url, work / "state", work) | {
             "HF_AUDIT_INTERVAL_SEC": "1",
@@ -208,20 +217,14 @@ def deliver(work: Path, kind: str, *, newer: int = 0, **env_overrides: str) -> D
             "LOKI_PORT": str(receiver.port),
             "LOKI_URI": "/insert/loki/api/v1/push",
         } | env_overrides
-        with log.open("wb") as log_file:
-            fluent_bit = subprocess.Popen(
-                [FLUENT_BIT, "-c", str(user_config(work, kind))], env=env, stdout=log_file, stderr=subprocess.STDOUT
-            )
-            try:
-                handled = lambda: receiver.count() + receiver.dropped_too_old() >= len(hub.events)  # noqa: E731
-                wait_until(handled, "the export", fluent_bit, log)
-                if newer:
-                    hub.generate_newer(newer)
-                    wait_until(handled, "the newer events", fluent_bit, log)
-                    polls = len(hub.requests_seen)  # polls that find nothing new must send nothing
-                    wait_until(lambda: len(hub.requests_seen) >= polls + 2, "two more polls", fluent_bit, log)
-            finally:
-                stop(fluent_bit)
+        with FluentBit(user_config(work, kind), env, work / "fluent-bit.log") as fluent_bit:
+            handled = lambda: receiver.count() + receiver.dropped_too_old() >= len(hub.events)  # noqa: E731
+            fluent_bit.wait_for(handled, "the export")
+            if newer:
+                hub.generate_newer(newer)
+                fluent_bit.wait_for(handled, "the newer events")
+                polls = len(hub.requests_seen)  # polls that find nothing new must send nothing
+                fluent_bit.wait_for(lambda: len(hub.requests_seen) >= polls + 2, "two more polls")
         rows = receiver.query('{job="hf-audit"} | fields _time, _msg, _stream')
         stored = [StoredLine(parse_rfc3339(r["_time"]), orjson.loads(r["_msg"]), dict(_STREAM_LABEL.findall(r["_stream"]))) for r in rows]
         dropped = receiver.dropped_too_old()

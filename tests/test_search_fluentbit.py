@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,11 +24,11 @@ import pytest
 
 from conftest import ORG, REPO, TOKEN, poller_env, run_like_fluent_bit
 from fluentbit_configs import comparable_value, load, size_to_bytes
+from fluentbit_harness import FLUENT_BIT, SKIP_REASON, FluentBit
 from hf_audit.simhub.server import SimulatedHub
 from opensearch_node import skip_reason, start_session_node
-from search_assets import OS_INSTALL, OUTPUTS_DIR, SearchClient, index_for, search_export_events, wait_until
+from search_assets import OS_INSTALL, OUTPUTS_DIR, SearchClient, index_for, search_export_events
 
-FLUENT_BIT = shutil.which("fluent-bit")
 MAIN_CONFIG = REPO / "fluent-bit" / "fluent-bit.yaml"
 # output file -> (plugin name, prefix of its environment variables)
 SEARCH_OUTPUTS = {
@@ -102,7 +101,7 @@ def test_output_takes_endpoint_and_credentials_from_the_environment(path: Path) 
 
 def e2e_skip_reason() -> str | None:
     if FLUENT_BIT is None:
-        return "fluent-bit binary not on PATH (no registry ships Fluent Bit; build or install it locally)"
+        return SKIP_REASON
     if shutil.which("curl") is None:
         return "curl not on PATH (the shipped install.sh uses it)"
     return skip_reason()
@@ -158,33 +157,11 @@ def write_config(workdir: Path, output: str) -> Path:
     return config
 
 
-def log_problems(log: Path) -> str:
-    lines = log.read_text(errors="replace").splitlines()
-    return "\n".join(line[:300] for line in lines if "[error]" in line or "[ warn]" in line)[-4000:]
-
-
-def run_fluent_bit(config: Path, env: dict[str, str], log: Path, until: Callable[[], bool], what: str) -> None:
-    """Run Fluent Bit until `until()` holds, then stop it with SIGTERM (it flushes what it holds)."""
-    assert FLUENT_BIT is not None
-    with open(log, "ab") as log_file:
-        proc = subprocess.Popen(
-            [FLUENT_BIT, "-c", str(config)], env=env, stdout=subprocess.DEVNULL, stderr=log_file,
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            try:
-                wait_until(lambda: proc.poll() is not None or until(), timeout=DELIVERY_TIMEOUT, what=what)
-            except AssertionError as exc:
-                raise AssertionError(f"{exc}; Fluent Bit's warnings and errors:\n{log_problems(log)}") from None
-            assert proc.poll() is None, f"fluent-bit exited with {proc.returncode}:\n{log_problems(log)}"
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+def run_fluent_bit(config: Path, env: dict[str, str], workdir: Path, until: Callable[[], bool], what: str) -> None:
+    """Run Fluent Bit until `until()` holds, then stop it with SIGTERM (it flushes what it holds).
+    Both runs append to one log; the records it prints on stdout are not read here."""
+    with FluentBit(config, env, workdir / "fluent-bit.log", stdout=workdir / "fluent-bit.stdout") as fluent_bit:
+        fluent_bit.wait_for(until, what, timeout=DELIVERY_TIMEOUT)
 
 
 @pytest.fixture(scope="module", params=sorted(SEARCH_OUTPUTS))
@@ -202,7 +179,6 @@ def deliveries(
     install_template(client, prefix)
     workdir = tmp_path_factory.mktemp(f"fluent-bit-{output}")
     config = write_config(workdir, output)
-    log = workdir / "fluent-bit.log"
     expected = len(expected_records)
 
     def environment(state: str) -> dict[str, str]:
@@ -221,7 +197,7 @@ def deliveries(
         return client.count(indices)
 
     run_fluent_bit(
-        config, environment("state-1"), log,
+        config, environment("state-1"), workdir,
         until=lambda: count() >= expected, what=f"{expected} documents in {indices}",
     )  # fmt: skip
     count_after_first = count()
@@ -230,7 +206,7 @@ def deliveries(
 
     # A fresh plugin state: the plugin emits the whole export again and Fluent Bit sends it all.
     run_fluent_bit(
-        config, environment("state-2"), log,
+        config, environment("state-2"), workdir,
         until=lambda: client.index_total(indices) >= writes_after_first + expected,
         what=f"{expected} more writes into {indices}",
     )  # fmt: skip
@@ -243,7 +219,7 @@ def deliveries(
         writes_after_first=writes_after_first,
         count_after_second=count(),
         writes_after_second=client.index_total(indices),
-        log=log.read_text(errors="replace"),
+        log=(workdir / "fluent-bit.log").read_text(errors="replace"),
     )
 
 
