@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 from . import __version__, check, statecmd
 from .errors import ExitCode, HfAuditError, UsageError
-from .events import parse_time
+from .timefmt import parse_time
 from .logs import Redactor, setup_logging
 from .poll import StopSignal
 from .enrich import IpEnricher

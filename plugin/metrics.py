@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .atomic import atomic_write
-from .events import parse_time
+from .timefmt import parse_time
 from .health import Health
 
 # name, type, help: one table for the file and its documentation; metric_values gives each its value.

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from .enrich import IpEnricher
 from .errors import ExitCode, HfAuditError, LockedError
-from .events import format_time
+from .timefmt import format_time
 from .health import HealthStore, LastPoll
 from .hubtext import encodable
 from .metrics import write_metrics

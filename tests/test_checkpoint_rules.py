@@ -6,14 +6,13 @@ sits on an edge: the window's first instant, the backfill window's first instant
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from hf_audit.poll import Dedupe, Poll, StopSignal
+from hf_audit.checkpoint_rules import PollRules
 from hf_audit.settings import Backfill, Settings
 from hf_audit.state import Checkpoint
 
@@ -33,64 +32,64 @@ def checkpoint(**fields: object) -> Checkpoint:
     return Checkpoint(org="acme", watermark=WATERMARK, seen={"seen-id": WATERMARK}, **fields)  # type: ignore[arg-type]
 
 
-# --- Dedupe: the verdict on one event ------------------------------------------------------------
+# --- PollRules.verdict: the verdict on one event ------------------------------------------------------------
 
 
 def test_an_id_remembered_in_the_checkpoint_is_seen_whatever_its_time(tmp_path):
-    dedupe = Dedupe(checkpoint(), settings(tmp_path), NOW)
+    dedupe = PollRules(checkpoint(), settings(tmp_path), NOW)
     assert dedupe.verdict("seen-id", "2026-11-25T11:30:00.000Z") == "seen"
     assert dedupe.verdict("seen-id", "2020-01-01T00:00:00.000Z") == "seen"
 
 
 def test_an_event_older_than_the_lookback_window_is_old(tmp_path):
-    dedupe = Dedupe(checkpoint(), settings(tmp_path), NOW)
+    dedupe = PollRules(checkpoint(), settings(tmp_path), NOW)
     assert dedupe.verdict("other", "2026-11-25T09:59:59.999Z") == "old"
 
 
 def test_an_event_at_the_first_instant_of_the_window_is_new(tmp_path):
-    dedupe = Dedupe(checkpoint(), settings(tmp_path), NOW)
+    dedupe = PollRules(checkpoint(), settings(tmp_path), NOW)
     assert dedupe.verdict("other", "2026-11-25T10:00:00.000Z") == "new"
 
 
 def test_an_unseen_event_within_the_window_is_new_and_late_up_to_the_watermark(tmp_path):
-    dedupe = Dedupe(checkpoint(), settings(tmp_path), NOW)
+    dedupe = PollRules(checkpoint(), settings(tmp_path), NOW)
     assert dedupe.verdict("late", "2026-11-25T10:30:00.000Z") == "new"
     assert dedupe.is_late("2026-11-25T10:30:00.000Z") and dedupe.is_late(WATERMARK)
     assert not dedupe.is_late("2026-11-25T11:00:00.001Z")
 
 
 def test_nothing_is_late_on_the_first_poll(tmp_path):
-    assert not Dedupe(None, settings(tmp_path), NOW).is_late("2000-01-01T00:00:00.000Z")
+    assert not PollRules(None, settings(tmp_path), NOW).is_late("2000-01-01T00:00:00.000Z")
 
 
 def test_the_floor_bounds_the_window_when_it_is_later(tmp_path):
-    dedupe = Dedupe(checkpoint(floor="2026-11-25T10:30:00.000Z"), settings(tmp_path), NOW)
+    dedupe = PollRules(checkpoint(floor="2026-11-25T10:30:00.000Z"), settings(tmp_path), NOW)
     assert dedupe.verdict("a", "2026-11-25T10:29:59.999Z") == "old"
     assert dedupe.verdict("b", "2026-11-25T10:30:00.000Z") == "new"
 
 
 def test_first_poll_with_backfill_all_takes_everything(tmp_path):
-    dedupe = Dedupe(None, settings(tmp_path, "all"), NOW)
+    dedupe = PollRules(None, settings(tmp_path, "all"), NOW)
     assert dedupe.verdict("a", "2001-01-01T00:00:00.000Z") == "new"
 
 
 def test_first_poll_with_backfill_none_takes_nothing(tmp_path):
-    dedupe = Dedupe(None, settings(tmp_path, "none"), NOW)
+    dedupe = PollRules(None, settings(tmp_path, "none"), NOW)
     assert dedupe.verdict("a", "2026-11-25T11:59:59.999Z") == "not_backfilled"
 
 
 def test_first_poll_with_a_backfill_window_takes_its_first_instant_and_later(tmp_path):
-    dedupe = Dedupe(None, settings(tmp_path, "2h"), NOW)
+    dedupe = PollRules(None, settings(tmp_path, "2h"), NOW)
     assert dedupe.verdict("a", "2026-11-25T09:59:59.999Z") == "not_backfilled"
     assert dedupe.verdict("b", "2026-11-25T10:00:00.000Z") == "new"
 
 
 def test_backfill_applies_only_to_the_first_poll(tmp_path):
-    dedupe = Dedupe(checkpoint(), settings(tmp_path, "none"), NOW)
+    dedupe = PollRules(checkpoint(), settings(tmp_path, "none"), NOW)
     assert dedupe.verdict("a", "2026-11-25T11:30:00.000Z") == "new"
 
 
-# --- Poll._advance: the checkpoint committed after a poll -----------------------------------------
+# --- PollRules.advanced: the checkpoint committed after a poll-------------------------------------
 
 
 def advance(
@@ -102,8 +101,8 @@ def advance(
     backfill: str = "all",
     lookback: timedelta = HOUR,
 ) -> Checkpoint:
-    poll = Poll(settings(tmp_path, backfill, lookback), 1, logging.getLogger("test"), StopSignal())
-    return poll._advance(before, handled or {}, printed or [], malformed or {}, NOW)
+    rules = PollRules(before, settings(tmp_path, backfill, lookback), NOW)
+    return rules.advanced(handled or {}, printed or [], malformed or {})
 
 
 def test_the_watermark_becomes_the_newest_event_printed(tmp_path):

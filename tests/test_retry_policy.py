@@ -66,12 +66,8 @@ def settings_for(hub: SimulatedHub, tmp_path: Path, **overrides: object) -> Sett
 
 def fetch_all(settings: Settings, deadline_seconds: float = 30.0) -> list[object]:
     items: list[object] = []
-
-    def consume(stream: Iterator[object]) -> None:
-        items.clear()
-        items.extend(stream)
-
-    ExportClient(settings, time.monotonic() + deadline_seconds).fetch(consume)
+    for body in ExportClient(settings, time.monotonic() + deadline_seconds).attempts():
+        items = list(body)  # a later attempt starts afresh
     return items
 
 
@@ -276,5 +272,6 @@ def test_a_body_retry_is_counted_once_in_the_fetch_figures(hub, tmp_path, monkey
     monkeypatch.setattr(client_module.time, "sleep", lambda seconds: None)
     hub.queue_fault(Fault(kind="cut_body", fraction=0.5))
     client = ExportClient(settings_for(hub, tmp_path, max_retries=2), time.monotonic() + 30)
-    client.fetch(lambda items: list(items))
+    for body in client.attempts():
+        list(body)
     assert (client.stats.retries, client.stats.attempts, client.stats.status) == (1, 2, 200)
