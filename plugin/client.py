@@ -260,6 +260,8 @@ class ExportClient:
         broke off midway (its iteration then simply ends), and its items start afresh, so what was
         built from the broken one must be dropped. When every attempt broke, or the deadline is
         near, NetworkError. Errors of the request and of the body's JSON raise as they come.
+        A body is read while this iterator is open and has not moved on: closing it (or asking it
+        for the next) closes the body's connection.
         """
         deadline = self.deadline
         body_attempts = 1 + min(self.settings.max_retries, 2)
