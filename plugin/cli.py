@@ -21,12 +21,12 @@ from typing import Any, NoReturn
 
 from . import __version__, check, statecmd
 from .errors import ExitCode, HfAuditError, UsageError
-from .timefmt import parse_time
 from .logs import Redactor, setup_logging
 from .poll import StopSignal
 from .enrich import IpEnricher
 from .runner import run_poll
 from .settings import Backfill, Settings, build_settings, candidate_tokens, default_state_dir, find_token, parse_duration
+from .timefmt import parse_time
 
 
 @dataclass(frozen=True)

@@ -253,7 +253,7 @@ class ExportClient:
         self.url = f"{settings.endpoint}/api/organizations/{quote(settings.org, safe='')}/audit-log/export"
         self.stats = FetchStats()
 
-    def attempts(self) -> Iterator[Body]:
+    def attempts(self) -> Generator[Body, None, None]:
         """The export's body, once per download attempt, each an iterable of its raw items.
 
         Read each body as far as needed, then ask for the next: there is one only when the body

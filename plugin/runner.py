@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 
 from .enrich import IpEnricher
 from .errors import ExitCode, HfAuditError, LockedError
-from .timefmt import format_time
 from .health import HealthStore, LastPoll
 from .hubtext import encodable
 from .metrics import write_metrics
 from .poll import Poll, PollReport, StopSignal
 from .settings import Settings
 from .state import StateStore
+from .timefmt import format_time
 
 _OUTCOMES = {
     ExitCode.OK: "ok",

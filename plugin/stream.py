@@ -218,10 +218,10 @@ def _parse_item(buf: _Buffer, max_item_chars: int, index: int) -> object:
         except json.JSONDecodeError as exc:
             error: json.JSONDecodeError | None = exc
         except RecursionError:
-            end = _end_of_value(buf.text, start)
-            if end is not None:
-                buf.pos = end
-                return TooDeep(buf.text[start:end])
+            deep_end = _end_of_value(buf.text, start)
+            if deep_end is not None:
+                buf.pos = deep_end
+                return TooDeep(buf.text[start:deep_end])
             error = None  # the rest of the item is still to come
         else:
             error = None
