@@ -68,7 +68,7 @@ class HubRetry(Retry):
 
     def new(self, **kw: object) -> HubRetry:
         kw.setdefault("deadline", self.deadline)
-        return super().new(**kw)  # type: ignore[return-value]
+        return super().new(**kw)
 
     def parse_retry_after(self, retry_after: str) -> float:
         if re.fullmatch(r"\s*[0-9]+\s*", retry_after) and header_number(retry_after.strip()) is None:
