@@ -35,7 +35,7 @@ from .checkpoint_rules import horizon as clock_horizon
 from .client import ExportClient, FetchStats
 from .enrich import IpEnricher
 from .errors import Interrupted, StateError
-from .events import MalformedEvent, parse_event
+from .events import ExportEvent, MalformedEvent, parse_event
 from .normalize import RecordContext, compact_json, normalize, to_line
 from .output import LineWriter, Stopped
 from .settings import Settings
@@ -203,28 +203,11 @@ class ExportReader:
 
     def _take(self, item: object, attempt: Attempt) -> bool:
         """Count and spool one item; False when the rest of the export is behind the window."""
+        event = self._checked(item, attempt)
+        if event is None:
+            return True
         report = attempt.report
-        try:
-            event = parse_event(item)
-        except MalformedEvent as exc:
-            self._skip_malformed(item, exc, attempt)
-            return True
         event_id, event_time = event["_id"], event["createdAt"]
-        if not self.earliest <= event_time <= self.latest:
-            # Text in the canonical form sorts in time order: no datetime needed.
-            reason = f"createdAt {event_time} is outside the plausible range {self.earliest} to {self.latest}"
-            self._skip_malformed(item, MalformedEvent(reason, event_id), attempt)
-            return True
-        if event_id in attempt.ids:
-            report.duplicates_in_export += 1
-            return True
-        attempt.ids.add(event_id)
-        if report.oldest is None or event_time <= report.oldest:
-            report.oldest = event_time
-        else:
-            attempt.descending = False
-        if report.newest is None or event_time > report.newest:
-            report.newest = event_time
         verdict = self.rules.verdict(event_id, event_time)
         if verdict == "new":
             report.new += 1
@@ -244,6 +227,33 @@ class ExportReader:
         else:
             report.already_seen += 1
         return True
+
+    def _checked(self, item: object, attempt: Attempt) -> ExportEvent | None:
+        """The item as an event, its time noted in the report; None when it is malformed or a
+        repeat within this export (counted as such)."""
+        report = attempt.report
+        try:
+            event = parse_event(item)
+        except MalformedEvent as exc:
+            self._skip_malformed(item, exc, attempt)
+            return None
+        event_id, event_time = event["_id"], event["createdAt"]
+        if not self.earliest <= event_time <= self.latest:
+            # Text in the canonical form sorts in time order: no datetime needed.
+            reason = f"createdAt {event_time} is outside the plausible range {self.earliest} to {self.latest}"
+            self._skip_malformed(item, MalformedEvent(reason, event_id), attempt)
+            return None
+        if event_id in attempt.ids:
+            report.duplicates_in_export += 1
+            return None
+        attempt.ids.add(event_id)
+        if report.oldest is None or event_time <= report.oldest:
+            report.oldest = event_time
+        else:
+            attempt.descending = False
+        if report.newest is None or event_time > report.newest:
+            report.newest = event_time
+        return event
 
     def _skip_malformed(self, item: object, exc: MalformedEvent, attempt: Attempt) -> None:
         """Count a malformed item, remember it, and log it the first time any poll meets it."""
