@@ -24,11 +24,11 @@ from . import __version__, doctor, statecmd
 from .declarations import DECLARATIONS
 from .enrich import IpEnricher
 from .errors import ExitCode, HfAuditError, UsageError
-from .events import parse_time
 from .logs import LogFormat, Redactor, setup_logging
 from .poll import StopSignal
 from .runner import run_poll
 from .settings import Settings, build_settings, converter, default_state_dir
+from .timefmt import parse_time
 from .token_discovery import candidate_tokens, find_token
 
 

@@ -1,8 +1,9 @@
 """HTTP access to the audit-log export: retries, deadline, and one-line errors.
 
-Retries of the request itself (connection errors, 408/429/5xx) are urllib3's `Retry`, taught the
-Hub's `RateLimit` header and the poll deadline. A body that breaks midway is retried by
-`ExportClient.fetch` as a whole, since nothing has been emitted before the body is complete.
+Retries of the request itself (connection errors, and the statuses retry_policy.py says to retry)
+are urllib3's `Retry`, taught the Hub's `RateLimit` header and the poll deadline. A body that breaks
+midway is downloaded again as a whole (`ExportClient.attempts`), since nothing has been emitted
+before the body is complete.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
@@ -24,13 +25,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import __version__
-from .errors import AuthError, DataError, HfAuditError, NetworkError, NotFoundError
+from .errors import DataError, HfAuditError, NetworkError
 from .hubtext import hub_text
 from .readahead import read_ahead
+from .retry_policy import RETRY_STATUSES, rule_for
 from .settings import Settings, is_loopback_host
 from .stream import NotAnArray, iter_json_array
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 CHUNK_BYTES = 256 * 1024
 READ_AHEAD_CHUNKS = 8  # chunks of the body inflated ahead of the parser (2 MiB)
 _RATELIMIT_RESET = re.compile(r"(?:^|;)\s*t\s*=\s*(\d+)")
@@ -67,7 +68,7 @@ class HubRetry(Retry):
 
     def new(self, **kw: object) -> HubRetry:
         kw.setdefault("deadline", self.deadline)
-        return super().new(**kw)  # type: ignore[return-value]
+        return super().new(**kw)
 
     def parse_retry_after(self, retry_after: str) -> float:
         if re.fullmatch(r"\s*[0-9]+\s*", retry_after) and header_number(retry_after.strip()) is None:
@@ -234,22 +235,11 @@ def _with_context(message: str, response: requests.Response, body_text: str | No
 
 
 def error_for_status(response: requests.Response, org: str) -> HfAuditError:
+    """The error a final answer that is no success ends the poll with, as retry_policy.py says."""
     status = response.status_code
-    if status in (401, 403):
-        return AuthError(
-            _with_context(
-                f"HTTP {status} from the audit-log export: the token must belong to an admin of "
-                f"organization {org!r}, and the organization must be on a Team or Enterprise plan",
-                response,
-            )
-        )
-    if status == 404:
-        return NotFoundError(_with_context(f"HTTP 404: organization {org!r} was not found on the Hub", response))
-    if status == 429:
-        return NetworkError(_with_context("HTTP 429: the Hub is rate-limiting this token; retries ran out", response))
-    if status >= 500 or status == 408:
-        return NetworkError(_with_context(f"HTTP {status}: the Hub is unavailable; retries ran out", response))
-    return DataError(_with_context(f"unexpected HTTP {status} from the audit-log export", response))
+    rule = rule_for(status)
+    error = rule.error or DataError  # only a success has none, and a success is no error
+    return error(_with_context(rule.failure(status, org), response))
 
 
 class ExportClient:
@@ -263,22 +253,31 @@ class ExportClient:
         self.url = f"{settings.endpoint}/api/organizations/{quote(settings.org, safe='')}/audit-log/export"
         self.stats = FetchStats()
 
-    def fetch(self, consume: Callable[[Iterator[object]], None]) -> None:
-        """Stream the export's items into `consume`; retry the whole read if the body breaks.
+    def attempts(self) -> Generator[Body, None, None]:
+        """The export's body, once per download attempt, each an iterable of its raw items.
 
-        `consume` must start afresh on each call: an attempt that fails midway is discarded.
+        Read each body as far as needed, then ask for the next: there is one only when the body
+        broke off midway (its iteration then simply ends), and its items start afresh, so what was
+        built from the broken one must be dropped. When every attempt broke, or the deadline is
+        near, NetworkError. Errors of the request and of the body's JSON raise as they come.
+        A body is read while this iterator is open and has not moved on: closing it (or asking it
+        for the next) closes the body's connection.
         """
         deadline = self.deadline
         body_attempts = 1 + min(self.settings.max_retries, 2)
         for attempt in range(1, body_attempts + 1):
-            try:
-                self._fetch_once(consume)
+            with self._open() as response:
+                body = self._body(response)
+                try:
+                    yield body
+                finally:
+                    body.close()
+            if body.broken is None:
                 return
-            except _BodyBroken as exc:
-                if attempt == body_attempts or time.monotonic() + 1 > deadline:
-                    raise NetworkError(f"the export download broke off midway ({exc}); nothing was emitted") from None
-                self.stats.retries += 1
-                time.sleep(min(2.0**attempt, max(0.0, deadline - time.monotonic() - 1)))
+            if attempt == body_attempts or time.monotonic() + 1 > deadline:
+                raise NetworkError(f"the export download broke off midway ({body.broken}); nothing was emitted")
+            self.stats.retries += 1
+            time.sleep(min(2.0**attempt, max(0.0, deadline - time.monotonic() - 1)))
 
     @contextlib.contextmanager
     def _open(self) -> Iterator[requests.Response]:
@@ -307,25 +306,15 @@ class ExportClient:
             raise NetworkError(f"request to {settings.endpoint} failed: {_reason(exc)}") from None
         with response:
             self._record(response)
-            if response.status_code != 200:
+            if rule_for(response.status_code).action != "success":
                 raise error_for_status(response, settings.org)
             yield response
 
-    def _fetch_once(self, consume: Callable[[Iterator[object]], None]) -> None:
-        with self._open() as response:
-            content_type = response.headers.get("Content-Type", "")
-            if "html" in content_type.lower():
-                raise DataError(_with_context("the Hub answered an HTML page instead of the JSON export", response))
-            chunks = self._chunks(response)
-            try:
-                consume(iter_json_array(chunks, max_item_chars=self.settings.max_event_bytes))
-            except NotAnArray as exc:
-                # The body was read by the stream already: its start is all there is to quote.
-                message = f"the export is not a JSON array; it starts with {exc.snippet[:80]!r}"
-                raise DataError(_with_context(message, response, exc.snippet)) from None
-            finally:
-                chunks.close()  # stops the read-ahead thread when the poll stopped reading early
-                _sever(response)  # and ends its read if it is blocked on a stalled body
+    def _body(self, response: requests.Response) -> Body:
+        content_type = response.headers.get("Content-Type", "")
+        if "html" in content_type.lower():
+            raise DataError(_with_context("the Hub answered an HTML page instead of the JSON export", response))
+        return Body(response, self._chunks(response), self.settings.max_event_bytes)
 
     def probe(self) -> bytes:
         """One request, for `check`: the first bytes of the export body (errors raise as in a poll)."""
@@ -334,7 +323,7 @@ class ExportClient:
                 return chunk
             return b""
 
-    def _chunks(self, response: requests.Response) -> Iterator[bytes]:
+    def _chunks(self, response: requests.Response) -> Generator[bytes, None, None]:
         try:
             for chunk in read_ahead(response.iter_content(CHUNK_BYTES), READ_AHEAD_CHUNKS):
                 self.stats.bytes_read += len(chunk)
@@ -357,6 +346,31 @@ class ExportClient:
 
 class _BodyBroken(Exception):
     pass
+
+
+@dataclass
+class Body:
+    """One download attempt's items, parsed from the body as it streams in. A body that breaks off
+    midway ends its items early and says why in `broken`."""
+
+    response: requests.Response
+    chunks: Generator[bytes, None, None]
+    max_item_chars: int
+    broken: str | None = field(default=None, init=False)
+
+    def __iter__(self) -> Iterator[object]:
+        try:
+            yield from iter_json_array(self.chunks, max_item_chars=self.max_item_chars)
+        except _BodyBroken as exc:
+            self.broken = str(exc)
+        except NotAnArray as exc:
+            # The body was read by the stream already: its start is all there is to quote.
+            message = f"the export is not a JSON array; it starts with {exc.snippet[:80]!r}"
+            raise DataError(_with_context(message, self.response, exc.snippet)) from None
+
+    def close(self) -> None:
+        self.chunks.close()  # stops the read-ahead thread when the poll stopped reading early
+        _sever(self.response)  # and ends its read if it is blocked on a stalled body
 
 
 def _sever(response: requests.Response) -> None:

@@ -14,20 +14,14 @@ the model. tests/test_events.py checks that both ways give the same event.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from .stream import TooDeep
+from .timefmt import CANONICAL_TIME, format_time, parse_time
 
-# ASCII digits only (\d alone takes any script's digits), matched whole with fullmatch: `$` would
-# let a trailing newline through into eventTime.
-_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
-# Event times a poll accepts: the Hub's audit log cannot predate 2000, and a date a century ahead
-# of this machine's clock is no clock skew. Anything outside is a malformed event (poll.py).
-EARLIEST_EVENT_TIME = "2000-01-01T00:00:00.000Z"
-LATEST_EVENT_AHEAD = timedelta(days=36525)  # 100 years
 _LENIENT = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True)
 
 # An optional field sent as null is read as absent: a Hub that writes null where it usually leaves
@@ -87,7 +81,7 @@ class HubEvent(BaseModel):
     @field_validator("createdAt", mode="before")
     @classmethod
     def _canonical_time(cls, value: Any) -> str:
-        if isinstance(value, str) and _CANONICAL_TIME.fullmatch(value):
+        if isinstance(value, str) and CANONICAL_TIME.fullmatch(value):
             # The Hub's usual form: nothing to convert. The shape alone would let a month 13 or an
             # hour 99 through to every sink's time parser; the C fromisoformat checks the calendar.
             try:
@@ -141,12 +135,23 @@ _NESTED_FIELDS: dict[str, tuple[tuple[str, ...], str, bool]] = {
 def parse_event(item: object) -> ExportEvent:
     """The item as an ExportEvent, or MalformedEvent saying why it cannot be one."""
     if isinstance(item, TooDeep):
-        raise MalformedEvent(item.reason, item.event_id, item.text)
+        raise MalformedEvent(item.reason, too_deep_event_id(item.text), item.text)
     if not isinstance(item, dict):
         raise MalformedEvent(f"export item is a JSON {type(item).__name__}, not an object", None)
     if _has_model_types(item):
         return item  # type: ignore[return-value]
     return _validated(item)
+
+
+# The `_id` an item too deep to parse starts with, read from its text: the Hub writes `_id` first.
+_LEADING_ID = re.compile(r'\{\s*"_id"\s*:\s*"([0-9A-Za-z_-]{1,256})"')
+
+
+def too_deep_event_id(text: str) -> str | None:
+    """The event id at the start of an item's JSON text, so that an item too deep to parse is
+    reported once by its id; None when the text does not start with one."""
+    found = _LEADING_ID.match(text)
+    return found.group(1) if found else None
 
 
 def _has_model_types(item: dict[str, Any]) -> bool:
@@ -157,7 +162,7 @@ def _has_model_types(item: dict[str, Any]) -> bool:
         return False
     if not (type(event_type) is str and 0 < len(event_type) <= 1024 and event_type.isascii()):
         return False
-    if not (type(created) is str and _CANONICAL_TIME.fullmatch(created)):
+    if not (type(created) is str and CANONICAL_TIME.fullmatch(created)):
         return False
     try:
         datetime.fromisoformat(created[:-1])
@@ -205,30 +210,3 @@ def _is_utf8_text(value: object) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def sane_time_window(now: datetime) -> tuple[str, str]:
-    """The earliest and latest event time a poll at `now` accepts, in the canonical form."""
-    return EARLIEST_EVENT_TIME, format_time(now + LATEST_EVENT_AHEAD)
-
-
-def is_canonical_time(value: str) -> bool:
-    """RFC 3339 UTC with milliseconds and a Z, and a real calendar time: the form kept in the checkpoint."""
-    if not _CANONICAL_TIME.fullmatch(value):
-        return False
-    try:
-        datetime.fromisoformat(value[:-1])
-    except ValueError:
-        return False
-    return True
-
-
-def format_time(value: datetime) -> str:
-    """RFC 3339 UTC with milliseconds and a Z, the form every sink parses."""
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> datetime:
-    """An RFC 3339 time; one without an offset is taken as UTC."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

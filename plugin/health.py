@@ -9,14 +9,16 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from .atomic import atomic_write
 from .statefiles import OrgFiles
 
 
 class LastPoll(BaseModel):
-    """Figures of the most recent poll: kept for the metrics file, printed in the summary line."""
+    """The figures of a poll: what the summary line prints, the health file keeps (as its last
+    poll) and the metrics file is rendered from. The fields marked `exclude` are the summary
+    line's alone: they are not kept."""
 
     finished_at: str
     outcome: str  # ok, interrupted, or the error kind (auth, network, data, state, ...)
@@ -34,6 +36,13 @@ class LastPoll(BaseModel):
     retries: int = 0
     rate_limit_remaining: int | None = None
     lag_seconds: float | None = None
+    not_backfilled: int = Field(default=0, exclude=True)
+    lost_upstream: bool = Field(default=False, exclude=True)  # events scrolled out of the export unseen
+    stopped_early: bool = Field(default=False, exclude=True)  # newest-first export read down to the window
+
+    def summary_fields(self) -> dict[str, object]:
+        """The figures as the summary line prints them: all but the time it finished."""
+        return {**self.model_dump(exclude={"finished_at"}), **{name: getattr(self, name) for name in _SUMMARY_ONLY}}
 
     @field_validator("rate_limit_remaining", mode="before")
     @classmethod
@@ -43,6 +52,9 @@ class LastPoll(BaseModel):
         if isinstance(value, int) and not 0 <= value <= 2**53:
             return None
         return value
+
+
+_SUMMARY_ONLY = ("not_backfilled", "lost_upstream", "stopped_early")
 
 
 class Health(BaseModel):

@@ -17,7 +17,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from .events import ExportEvent, format_time
+from .events import ExportEvent
+from .timefmt import format_time
 
 COLUMNS: tuple[str, ...] = (
     "workspaceID", "sourceID", "sourceType", "sourceTTL", "receivedAt", "id", "eventTime",

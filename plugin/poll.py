@@ -24,29 +24,29 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
+from .checkpoint_rules import PollRules, watermark_within_clock
+from .checkpoint_rules import horizon as clock_horizon
 from .client import ExportClient, FetchStats
 from .enrich import IpEnricher
 from .errors import Interrupted, StateError
-from .events import MalformedEvent, format_time, parse_event, parse_time, sane_time_window
+from .events import ExportEvent, MalformedEvent, parse_event
 from .normalize import RecordContext, compact_json, normalize, to_line
 from .output import LineWriter, Stopped
 from .settings import Settings
 from .state import Checkpoint
+from .timefmt import format_time, parse_time, sane_time_window
 
 SPOOL_READ_BYTES = 1 << 20  # read back from the spool in blocks this large when lines come in file order
 # A steady-state poll of a newest-first export stops reading at the first event behind the
 # lookback window, once this many events in a row have come newest first: the order is checked,
 # never assumed, and a short run could be chance in an unordered export.
 MIN_DESCENDING_RUN = 16
-
-Verdict = Literal["new", "seen", "old", "not_backfilled"]
-
 
 def _unchanged(record: dict[str, Any]) -> dict[str, Any]:
     return record
@@ -154,35 +154,117 @@ class Spool:
             self._file.close()
 
 
-class Dedupe:
-    """Decides, from the checkpoint alone, whether an event was handled by an earlier poll."""
+@dataclass
+class Attempt:
+    """What one download attempt built: dropped whole when its body broke off midway."""
 
-    def __init__(self, checkpoint: Checkpoint | None, settings: Settings, now: datetime) -> None:
-        self.horizon = format_time(now + settings.clock_skew)
-        self.first_poll = checkpoint is None
-        self.seen = checkpoint.seen if checkpoint else {}
-        self.watermark = checkpoint.watermark if checkpoint else None
-        self.window_start = checkpoint.window_start(settings.lookback) if checkpoint else None
-        backfill = settings.backfill
-        self.skip_all = self.first_poll and backfill.mode == "none"
-        self.backfill_from = (
-            format_time(now - backfill.window) if self.first_poll and backfill.window is not None else None
+    report: PollReport
+    spool: Spool
+    handled: dict[str, str] = field(default_factory=dict)  # skipped on purpose (not backfilled): id -> time
+    malformed: dict[str, str] = field(default_factory=dict)  # malformed items in the export -> first reported
+    ids: set[str] = field(default_factory=set)  # every id met, to count the export's duplicates
+    descending: bool = True  # newest first so far
+
+
+class ExportReader:
+    """Reads an attempt's raw items: checks each, counts it, and spools the new ones' lines."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        rules: PollRules,
+        reported: dict[str, str],
+        now: datetime,
+        log: logging.Logger,
+        enricher: IpEnricher | None,
+    ) -> None:
+        self.rules = rules
+        self.reported = reported  # malformed items reported by earlier polls -> when first reported
+        self.now_text = format_time(now)
+        self.log = log
+        self.ctx = RecordContext(
+            org=settings.org,
+            workspace_id=settings.workspace_id,
+            source_id=settings.effective_source_id,
+            source_ttl_days=settings.source_ttl_days,
+            received_at=now,
+            max_line_bytes=settings.max_line_bytes,
         )
+        self.max_line_bytes = settings.max_line_bytes
+        # Without databases the record goes straight to its line: the hot path pays nothing.
+        self.enrich = enricher.apply if enricher is not None else _unchanged
+        self.earliest, self.latest = sane_time_window(now)
 
-    def verdict(self, event_id: str, event_time: str) -> Verdict:
-        if event_id in self.seen:
-            return "seen"
-        if self.window_start is not None and event_time < self.window_start:
-            return "old"
-        if self.skip_all or (self.backfill_from is not None and event_time < self.backfill_from):
-            return "not_backfilled"
-        return "new"
+    def read(self, items: Iterable[object], attempt: Attempt) -> None:
+        for item in items:
+            attempt.report.exported += 1
+            if not self._take(item, attempt):
+                return
 
-    def is_late(self, event_time: str) -> bool:
-        return self.watermark is not None and event_time <= self.watermark
+    def _take(self, item: object, attempt: Attempt) -> bool:
+        """Count and spool one item; False when the rest of the export is behind the window."""
+        event = self._checked(item, attempt)
+        if event is None:
+            return True
+        report = attempt.report
+        event_id, event_time = event["_id"], event["createdAt"]
+        verdict = self.rules.verdict(event_id, event_time)
+        if verdict == "new":
+            report.new += 1
+            report.late += self.rules.is_late(event_time)
+            report.future += self.rules.is_future(event_time)
+            record = self.enrich(normalize(event, item, self.ctx))  # type: ignore[arg-type]  # an item parse_event took is a dict
+            attempt.spool.add(event_time, event_id, to_line(record, self.max_line_bytes))
+        elif verdict == "old" and attempt.descending and report.exported > MIN_DESCENDING_RUN:
+            # Newest first all along, and this one is behind the window: so is the rest.
+            report.stopped_early = True
+            report.already_seen += 1
+            attempt.malformed.update((k, v) for k, v in self.reported.items() if k not in attempt.malformed)
+            return False
+        elif verdict == "not_backfilled":
+            report.not_backfilled += 1
+            attempt.handled[event_id] = event_time
+        else:
+            report.already_seen += 1
+        return True
 
-    def is_future(self, event_time: str) -> bool:
-        return event_time > self.horizon
+    def _checked(self, item: object, attempt: Attempt) -> ExportEvent | None:
+        """The item as an event, its time noted in the report; None when it is malformed or a
+        repeat within this export (counted as such)."""
+        report = attempt.report
+        try:
+            event = parse_event(item)
+        except MalformedEvent as exc:
+            self._skip_malformed(item, exc, attempt)
+            return None
+        event_id, event_time = event["_id"], event["createdAt"]
+        if not self.earliest <= event_time <= self.latest:
+            # Text in the canonical form sorts in time order: no datetime needed.
+            reason = f"createdAt {event_time} is outside the plausible range {self.earliest} to {self.latest}"
+            self._skip_malformed(item, MalformedEvent(reason, event_id), attempt)
+            return None
+        if event_id in attempt.ids:
+            report.duplicates_in_export += 1
+            return None
+        attempt.ids.add(event_id)
+        if report.oldest is None or event_time <= report.oldest:
+            report.oldest = event_time
+        else:
+            attempt.descending = False
+        if report.newest is None or event_time > report.newest:
+            report.newest = event_time
+        return event
+
+    def _skip_malformed(self, item: object, exc: MalformedEvent, attempt: Attempt) -> None:
+        """Count a malformed item, remember it, and log it the first time any poll meets it."""
+        attempt.report.malformed += 1
+        text = exc.text or compact_json(item)
+        key = exc.event_id or "sha1:" + hashlib.sha1(text.encode()).hexdigest()[:20]
+        attempt.malformed[key] = self.reported.get(key, self.now_text)
+        if key not in self.reported:
+            self.log.warning(
+                "skipped malformed event %s: %s; event: %s", exc.event_id or "(no _id)", exc.reason, text[:500]
+            )
 
 
 class Poll:
@@ -200,102 +282,37 @@ class Poll:
 
     def run(self, checkpoint: Checkpoint | None, now: datetime) -> tuple[PollReport, Checkpoint]:
         checkpoint = self._watermark_within_clock(checkpoint, now)
-        report, spool, handled, malformed_keys = self._download(checkpoint, now)
+        rules = PollRules(checkpoint, self.settings, now)
+        attempt = self._download(rules, checkpoint, now)
         try:
-            self._warn_about_gap(checkpoint, report)
-            self._warn_about_clock(report, now)
-            printed = self._print(spool, report)
+            self._warn_about_gap(checkpoint, attempt.report)
+            self._warn_about_clock(attempt.report, now)
+            printed = self._print(attempt.spool, attempt.report)
         finally:
-            spool.close()
-        return report, self._advance(checkpoint, handled, printed, malformed_keys, now)
+            attempt.spool.close()
+        return attempt.report, rules.advanced(attempt.handled, printed, attempt.malformed)
 
-    def _download(
-        self, checkpoint: Checkpoint | None, now: datetime
-    ) -> tuple[PollReport, Spool, dict[str, str], dict[str, str]]:
+    def _download(self, rules: PollRules, checkpoint: Checkpoint | None, now: datetime) -> Attempt:
+        """Read the export into a spool; a body that broke off midway is read again from scratch."""
         settings = self.settings
-        ctx = RecordContext(
-            org=settings.org,
-            workspace_id=settings.workspace_id,
-            source_id=settings.effective_source_id,
-            source_ttl_days=settings.source_ttl_days,
-            received_at=now,
-            max_line_bytes=settings.max_line_bytes,
-        )
-        dedupe = Dedupe(checkpoint, settings, now)
-        reported = checkpoint.reported_malformed if checkpoint else {}
+        reader = ExportReader(settings, rules, checkpoint.reported_malformed if checkpoint else {}, now, self.log, self.enricher)
         client = ExportClient(settings, time.monotonic() + settings.deadline.total_seconds(), self.log)
-        max_line_bytes = settings.max_line_bytes
-        # Without databases the record goes straight to its line: the hot path pays nothing.
-        enrich = self.enricher.apply if self.enricher is not None else _unchanged
-        earliest, latest = sane_time_window(now)
-        result: dict[str, object] = {}
-
-        def consume(items: Iterator[object]) -> None:
-            # Called once per download attempt: whatever an earlier broken attempt built is dropped.
-            old_spool = result.get("spool")
-            if isinstance(old_spool, Spool):
-                old_spool.close()
-            report = PollReport(fetch=client.stats)
-            self.last_report = report
-            spool = Spool(settings.state_dir)
-            handled: dict[str, str] = {}
-            malformed: dict[str, str] = {}
-            ids_this_export: set[str] = set()
-            descending = True
-            result.update(report=report, spool=spool, handled=handled, malformed=malformed)
-            def skip_malformed(item: object, exc: MalformedEvent) -> None:
-                report.malformed += 1
-                text = exc.text or compact_json(item)
-                key = exc.event_id or "sha1:" + hashlib.sha1(text.encode()).hexdigest()[:20]
-                malformed[key] = reported.get(key, format_time(now))
-                if key not in reported:
-                    self.log.warning(
-                        "skipped malformed event %s: %s; event: %s", exc.event_id or "(no _id)", exc.reason, text[:500]
-                    )
-
-            for item in items:
-                report.exported += 1
-                try:
-                    event = parse_event(item)
-                except MalformedEvent as exc:
-                    skip_malformed(item, exc)
-                    continue
-                event_id, event_time = event["_id"], event["createdAt"]
-                if not earliest <= event_time <= latest:
-                    # Text in the canonical form sorts in time order: no datetime needed.
-                    reason = f"createdAt {event_time} is outside the plausible range {earliest} to {latest}"
-                    skip_malformed(item, MalformedEvent(reason, event_id))
-                    continue
-                if event_id in ids_this_export:
-                    report.duplicates_in_export += 1
-                    continue
-                ids_this_export.add(event_id)
-                if report.oldest is None or event_time <= report.oldest:
-                    report.oldest = event_time
-                else:
-                    descending = False
-                if report.newest is None or event_time > report.newest:
-                    report.newest = event_time
-                verdict = dedupe.verdict(event_id, event_time)
-                if verdict == "new":
-                    report.new += 1
-                    report.late += dedupe.is_late(event_time)
-                    report.future += dedupe.is_future(event_time)
-                    spool.add(event_time, event_id, to_line(enrich(normalize(event, item, ctx)), max_line_bytes))  # type: ignore[arg-type]
-                elif verdict == "old" and descending and report.exported > MIN_DESCENDING_RUN:
-                    # Newest first all along, and this one is behind the window: so is the rest.
-                    report.stopped_early = True
-                    report.already_seen += 1
-                    malformed.update((k, v) for k, v in reported.items() if k not in malformed)
-                    return
-                elif verdict == "not_backfilled":
-                    report.not_backfilled += 1
-                    handled[event_id] = event_time
-                else:
-                    report.already_seen += 1
-
-        client.fetch(consume)
-        return result["report"], result["spool"], result["handled"], result["malformed"]  # type: ignore[return-value]
+        attempt: Attempt | None = None
+        try:
+            with contextlib.closing(client.attempts()) as bodies:
+                for body in bodies:
+                    if attempt is not None:  # an earlier attempt broke off: what it built is dropped
+                        attempt.spool.close()
+                    report = PollReport(fetch=client.stats)
+                    self.last_report = report
+                    attempt = Attempt(report, Spool(settings.state_dir))
+                    reader.read(body, attempt)
+        except BaseException:
+            if attempt is not None:
+                attempt.spool.close()
+            raise
+        assert attempt is not None, "the client yields a body or raises"
+        return attempt
 
     def _warn_about_gap(self, checkpoint: Checkpoint | None, report: PollReport) -> None:
         """The newest event handled last time is always in the next export unless it scrolled out
@@ -351,42 +368,15 @@ class Poll:
                 self.log.warning("%s", message)
         return order[:delivered]
 
-    def _advance(
-        self,
-        checkpoint: Checkpoint | None,
-        handled: dict[str, str],
-        printed: list[tuple[str, str]],
-        malformed: dict[str, str],
-        now: datetime,
-    ) -> Checkpoint:
-        """The checkpoint after this poll: everything printed or deliberately skipped is handled."""
-        base = checkpoint or Checkpoint(org=self.settings.org, floor=self._first_poll_floor(now))
-        seen = {**base.seen, **handled, **dict(printed)}
-        horizon = format_time(now + self.settings.clock_skew)
-        # A future event is remembered by its id (in `seen`) until the clock passes it, but never
-        # moves the watermark past the clock: that would turn every later event into an old one.
-        times = [t for t in (base.watermark, *handled.values(), *(t for _, t in printed)) if t and t <= horizon]
-        updated = base.model_copy(
-            update={"watermark": max(times) if times else None, "seen": seen, "reported_malformed": malformed}
-        )
-        return updated.pruned(self.settings.lookback)
-
     def _watermark_within_clock(self, checkpoint: Checkpoint | None, now: datetime) -> Checkpoint | None:
-        """A checkpoint from before this rule may hold a far-future watermark, which hides every
-        event: it is taken back to the clock plus the skew (events it hid are printed again, or
-        for the first time; sinks fold repeats by id)."""
-        horizon = format_time(now + self.settings.clock_skew)
-        if checkpoint is None or checkpoint.watermark is None or checkpoint.watermark <= horizon:
-            return checkpoint
-        self.log.warning(
-            "the checkpoint's watermark %s is later than this machine's clock plus %s; taken as %s",
-            checkpoint.watermark, _duration_text(self.settings.clock_skew), horizon,
-        )
-        return checkpoint.model_copy(update={"watermark": horizon})
-
-    def _first_poll_floor(self, now: datetime) -> str | None:
-        window = self.settings.backfill.window
-        return format_time(now - window) if window is not None else None
+        limit = clock_horizon(now, self.settings.clock_skew)
+        within = watermark_within_clock(checkpoint, limit)
+        if checkpoint is not None and within is not checkpoint:
+            self.log.warning(
+                "the checkpoint's watermark %s is later than this machine's clock plus %s; taken as %s",
+                checkpoint.watermark, _duration_text(self.settings.clock_skew), limit,
+            )
+        return within
 
     def _warn_about_clock(self, report: PollReport, now: datetime) -> None:
         """Event times are the Hub's; the backfill window and lag use this machine's clock."""

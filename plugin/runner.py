@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 
 from .enrich import IpEnricher
 from .errors import ExitCode, HfAuditError, LockedError
-from .events import format_time
 from .health import HealthStore, LastPoll
 from .hubtext import encodable
 from .metrics import write_metrics
 from .poll import Poll, PollReport, StopSignal
 from .settings import Settings
 from .state import StateStore
+from .timefmt import format_time
 
 _OUTCOMES = {
     ExitCode.OK: "ok",
@@ -63,7 +63,7 @@ def run_poll(
         with store.lock():
             outcome = _poll_locked(settings, store, out_fd, log, stop, now, dry_run, enricher)
             if not dry_run:
-                _record_health(settings, outcome, time.monotonic() - started, log, redact)
+                _record_health(settings, outcome, _last_poll(outcome, time.monotonic() - started), log, redact)
     except LockedError as exc:
         # Not this poll's failure to count: the other poller is doing the work.
         outcome = PollOutcome(exc.exit_code, PollReport(), exc.message)
@@ -71,7 +71,7 @@ def run_poll(
         outcome = PollOutcome(exc.exit_code, PollReport(), exc.message)
     if outcome.error:
         log.error("%s", outcome.error)
-    _log_summary(log, outcome, time.monotonic() - started, dry_run)
+    _log_summary(log, outcome, _last_poll(outcome, time.monotonic() - started), dry_run)
     return outcome.exit_code
 
 
@@ -106,7 +106,7 @@ def _poll_locked(
 
 
 def _last_poll(outcome: PollOutcome, duration: float) -> LastPoll:
-    """The poll's figures, as the health file keeps them and the summary line prints them."""
+    """The poll's figures, as the summary line prints them and the health file keeps them."""
     report = outcome.report
     fetch = report.fetch
     return LastPoll(
@@ -126,18 +126,21 @@ def _last_poll(outcome: PollOutcome, duration: float) -> LastPoll:
         retries=fetch.retries,
         rate_limit_remaining=fetch.rate_limit_remaining,
         lag_seconds=None if report.lag_seconds is None else round(report.lag_seconds, 3),
+        not_backfilled=report.not_backfilled,
+        lost_upstream=report.gap is not None,
+        stopped_early=report.stopped_early,
     )
 
 
 def _record_health(
-    settings: Settings, outcome: PollOutcome, duration: float, log: logging.Logger, redact: Callable[[str], str]
+    settings: Settings, outcome: PollOutcome, figures: LastPoll, log: logging.Logger, redact: Callable[[str], str]
 ) -> None:
     """Health and metrics are observability: failing to write them is reported, never fatal."""
     health_store = HealthStore(settings.state_dir, settings.org)
     failed = outcome.exit_code not in (ExitCode.OK, ExitCode.INTERRUPTED)
     # The error may quote the Hub: encodable, so that the health file can always be written.
     error = encodable(redact(outcome.error or "unknown error")) if failed else None
-    health = health_store.load().record(_last_poll(outcome, duration), error=error, gap=outcome.report.gap is not None)
+    health = health_store.load().record(figures, error=error, gap=figures.lost_upstream)
     try:
         health_store.save(health)
         write_metrics(settings.metrics_path, health)
@@ -145,15 +148,7 @@ def _record_health(
         log.warning("could not write the health or metrics file: %s", getattr(exc, "strerror", None) or exc)
 
 
-def _log_summary(log: logging.Logger, outcome: PollOutcome, duration: float, dry_run: bool) -> None:
-    report = outcome.report
-    fields = {
-        "event": "poll_summary",
-        **_last_poll(outcome, duration).model_dump(exclude={"finished_at"}),
-        "not_backfilled": report.not_backfilled,
-        "lost_upstream": report.gap is not None,
-        "stopped_early": report.stopped_early,
-        "dry_run": dry_run,
-    }
+def _log_summary(log: logging.Logger, outcome: PollOutcome, figures: LastPoll, dry_run: bool) -> None:
+    fields = {"event": "poll_summary", **figures.summary_fields(), "dry_run": dry_run}
     level = logging.INFO if outcome.exit_code in (ExitCode.OK, ExitCode.INTERRUPTED) else logging.ERROR
     log.log(level, "poll finished", extra={"fields": fields})

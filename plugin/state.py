@@ -18,8 +18,8 @@ from pydantic import BaseModel, ValidationError, field_validator
 
 from .atomic import atomic_write
 from .errors import LockedError, StateError
-from .events import format_time, is_canonical_time, parse_time
 from .statefiles import OrgFiles
+from .timefmt import format_time, is_canonical_time, parse_time
 
 
 class Checkpoint(BaseModel):

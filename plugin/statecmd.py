@@ -10,8 +10,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from .checkpoint_rules import watermark_to_set, with_watermark
 from .errors import UsageError
-from .events import format_time
 from .health import HealthStore
 from .settings import Settings
 from .state import Checkpoint, StateStore
@@ -60,24 +60,9 @@ def set_watermark(settings: Settings, when: datetime, out: TextIO, *, confirmed:
     emitted on the next poll unless remembered; sinks fold re-sent events by id."""
     if not confirmed:
         raise UsageError("`state set-watermark` changes what the next poll emits. Pass --yes to do it")
-    now = datetime.now(timezone.utc)
-    moment = format_time(when)
-    if when > now and not force:
-        raise UsageError(
-            f"{moment} is in the future (this machine's clock says {format_time(now)}): no event older "
-            "than it would be emitted until then. Pass --force to do it anyway"
-        )
-    if not 1 <= when.year <= 9998:
-        raise UsageError(f"{moment} is out of range")
+    moment = watermark_to_set(when, datetime.now(timezone.utc), force=force)
     store = _store(settings)
     with store.lock():
-        checkpoint = store.load() or Checkpoint(org=settings.org)
-        updated = checkpoint.model_copy(
-            update={
-                "watermark": moment,
-                "floor": moment,
-                "seen": {event_id: t for event_id, t in checkpoint.seen.items() if t < moment},
-            }
-        )
+        updated = with_watermark(store.load() or Checkpoint(org=settings.org), moment)
         store.save(updated)
     out.write(f"watermark of {settings.org!r} set to {moment}: the next poll emits the events from then on\n")

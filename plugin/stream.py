@@ -53,21 +53,18 @@ class NotAnArray(DataError):
 
 
 class TooDeep:
-    """An export item nested too deeply for the parser: yielded in its place, so the poll can
-    report it as malformed and go on, instead of one absurd item failing every poll."""
+    """An array item nested too deeply for the parser: yielded in its place with its raw text, so
+    the consumer can report it and go on, instead of one absurd item failing the whole array."""
 
     reason = "nested too deeply to parse"
 
     def __init__(self, text: str) -> None:
         self.text = text
-        found = _LEADING_ID.match(text)
-        self.event_id = found.group(1) if found else None
 
 
 # JSON strings (escapes included), a quote left open, and brackets: enough to find where a value
 # ends without parsing it.
 _STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|"|[\[\]{}]', re.DOTALL)
-_LEADING_ID = re.compile(r'\{\s*"_id"\s*:\s*"([0-9A-Za-z_-]{1,256})"')
 
 
 def _end_of_value(text: str, start: int) -> int | None:
@@ -221,10 +218,10 @@ def _parse_item(buf: _Buffer, max_item_chars: int, index: int) -> object:
         except json.JSONDecodeError as exc:
             error: json.JSONDecodeError | None = exc
         except RecursionError:
-            end = _end_of_value(buf.text, start)
-            if end is not None:
-                buf.pos = end
-                return TooDeep(buf.text[start:end])
+            deep_end = _end_of_value(buf.text, start)
+            if deep_end is not None:
+                buf.pos = deep_end
+                return TooDeep(buf.text[start:deep_end])
             error = None  # the rest of the item is still to come
         else:
             error = None

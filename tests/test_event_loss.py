@@ -24,7 +24,7 @@ import pytest
 from chaos_harness import OutputReader, summary_of
 from conftest import ORG, TOKEN, poller_env, run_like_fluent_bit
 from hf_audit.errors import ExitCode
-from hf_audit.events import format_time, parse_time
+from hf_audit.timefmt import format_time, parse_time
 from hf_audit.output import READER_BUFFER_BYTES, READER_BUFFER_LINES, LineWriter
 from hf_audit.simhub.events import generate_events, make_event
 from hf_audit.simhub.server import SimulatedHub

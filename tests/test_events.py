@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hf_audit.events import HubEvent, MalformedEvent, _validated, parse_event
+from hf_audit.events import HubEvent, MalformedEvent, _validated, parse_event, too_deep_event_id
 from hf_audit.normalize import RecordContext, normalize
 from hf_audit.stream import TooDeep
 from hf_audit.simhub.events import generate_events
@@ -111,3 +111,18 @@ def test_an_item_too_deep_to_parse_is_malformed_under_its_id():
     with pytest.raises(MalformedEvent, match="nested too deeply") as raised:
         parse_event(TooDeep('{"_id":"6b0000000000000000000001","data":[[[[]]]]}'))
     assert raised.value.event_id == "6b0000000000000000000001"
+
+
+@pytest.mark.parametrize(
+    ("text", "event_id"),
+    [
+        ('{"_id":"abc_-9","data":[[[]]]}', "abc_-9"),
+        ('{ "_id" : "abc" }', "abc"),
+        ('{"type":"x","_id":"abc"}', None),  # not first: not looked for in the rest of the text
+        ('{"_id":"a b"}', None),  # not an id's characters
+        ('{"_id":""}', None),
+        ("[[[[]]]]", None),
+    ],
+)  # fmt: skip
+def test_the_id_of_an_item_too_deep_is_read_from_the_start_of_its_text(text, event_id):
+    assert too_deep_event_id(text) == event_id

@@ -18,8 +18,9 @@ from pydantic import SecretStr
 
 from conftest import ORG, TOKEN
 from hf_audit import client as client_module
-from hf_audit.client import RETRY_STATUSES, DeadlineExceeded, ExportClient, HubRetry, build_session, error_for_status
+from hf_audit.client import DeadlineExceeded, ExportClient, HubRetry, build_session, error_for_status
 from hf_audit.errors import AuthError, DataError, NetworkError, NotFoundError
+from hf_audit.retry_policy import RETRY_STATUSES, rule_for
 from hf_audit.settings import Settings
 from hf_audit.simhub.events import generate_events
 from hf_audit.simhub.server import Fault, SimulatedHub
@@ -39,6 +40,51 @@ RETRY_TABLE: dict[int, tuple[bool, type[Exception]]] = {
     409: (False, DataError),
     501: (False, NetworkError),
 }
+
+# The whole policy: status -> (what is done with it, the exit code a final answer ends the poll
+# with, the message it gives for organization 'acme'). Statuses not named fall back on 5xx or other.
+POLICY_TABLE: dict[int | str, tuple[str, int | None, str]] = {
+    200: ("success", None, ""),
+    401: ("fail", 3, "HTTP 401 from the audit-log export: the token must belong to an admin of organization 'acme', "
+                     "and the organization must be on a Team or Enterprise plan"),
+    403: ("fail", 3, "HTTP 403 from the audit-log export: the token must belong to an admin of organization 'acme', "
+                     "and the organization must be on a Team or Enterprise plan"),
+    404: ("fail", 4, "HTTP 404: organization 'acme' was not found on the Hub"),
+    408: ("retry", 5, "HTTP 408: the Hub is unavailable; retries ran out"),
+    429: ("retry", 5, "HTTP 429: the Hub is rate-limiting this token; retries ran out"),
+    500: ("retry", 5, "HTTP 500: the Hub is unavailable; retries ran out"),
+    502: ("retry", 5, "HTTP 502: the Hub is unavailable; retries ran out"),
+    503: ("retry", 5, "HTTP 503: the Hub is unavailable; retries ran out"),
+    504: ("retry", 5, "HTTP 504: the Hub is unavailable; retries ran out"),
+    501: ("fail", 5, "HTTP 501: the Hub is unavailable; retries ran out"),  # any other 5xx
+    599: ("fail", 5, "HTTP 599: the Hub is unavailable; retries ran out"),
+    204: ("fail", 6, "unexpected HTTP 204 from the audit-log export"),  # anything else
+    302: ("fail", 6, "unexpected HTTP 302 from the audit-log export"),
+    400: ("fail", 6, "unexpected HTTP 400 from the audit-log export"),
+    418: ("fail", 6, "unexpected HTTP 418 from the audit-log export"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("status", sorted(POLICY_TABLE))
+def test_the_policy_module_holds_the_table(status):
+    action, exit_code, message = POLICY_TABLE[status]
+    rule = rule_for(status)
+    assert rule.action == action
+    assert (rule.error.exit_code if rule.error else None) == exit_code
+    assert (rule.failure(status, ORG) if rule.error else "") == message
+
+
+def test_the_retried_statuses_are_the_tables():
+    assert RETRY_STATUSES == {408, 429, 500, 502, 503, 504}
+
+
+@pytest.mark.parametrize("status", sorted(s for s, (action, _, _) in POLICY_TABLE.items() if action != "success"))
+def test_the_error_of_a_final_answer_is_the_tables(status):
+    _, exit_code, message = POLICY_TABLE[status]
+    response = requests.Response()
+    response.status_code = status
+    error = error_for_status(response, ORG)
+    assert (error.exit_code, error.message) == (exit_code, message)
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +112,8 @@ def settings_for(hub: SimulatedHub, tmp_path: Path, **overrides: object) -> Sett
 
 def fetch_all(settings: Settings, deadline_seconds: float = 30.0) -> list[object]:
     items: list[object] = []
-
-    def consume(stream: Iterator[object]) -> None:
-        items.clear()
-        items.extend(stream)
-
-    ExportClient(settings, time.monotonic() + deadline_seconds).fetch(consume)
+    for body in ExportClient(settings, time.monotonic() + deadline_seconds).attempts():
+        items = list(body)  # a later attempt starts afresh
     return items
 
 
@@ -206,7 +248,7 @@ def test_the_session_retries_gets_only_with_the_documented_backoff(tmp_path, hub
         retry = session.get_adapter(scheme + "example.org").max_retries
         assert isinstance(retry, HubRetry)
         assert (retry.total, retry.connect, retry.read, retry.status, retry.other) == (4, 4, 4, 4, 0)
-        assert retry.allowed_methods == frozenset({"GET"}) and retry.status_forcelist == RETRY_STATUSES
+        assert retry.allowed_methods == frozenset({"GET"}) and retry.status_forcelist == {408, 429, 500, 502, 503, 504}
         assert (retry.backoff_factor, retry.backoff_max, retry.backoff_jitter) == (1.0, 60, 1.0)
         assert retry.respect_retry_after_header is True and retry.raise_on_status is False
     assert session.headers["Accept"] == "application/json" and session.headers["Accept-Encoding"] == "gzip"
@@ -276,5 +318,6 @@ def test_a_body_retry_is_counted_once_in_the_fetch_figures(hub, tmp_path, monkey
     monkeypatch.setattr(client_module.time, "sleep", lambda seconds: None)
     hub.queue_fault(Fault(kind="cut_body", fraction=0.5))
     client = ExportClient(settings_for(hub, tmp_path, max_retries=2), time.monotonic() + 30)
-    client.fetch(lambda items: list(items))
+    for body in client.attempts():
+        list(body)
     assert (client.stats.retries, client.stats.attempts, client.stats.status) == (1, 2, 200)

@@ -104,8 +104,14 @@ def test_an_item_nested_too_deeply_to_parse_is_passed_on_and_the_rest_is_read(si
     body = ('[{"a":1},' + too_deep_item("6b0000000000000000000001") + ',{"b":2}]').encode()
     first, deep, last = read_all(body, size=size, max_item_chars=1_000_000)
     assert (first, last) == ({"a": 1}, {"b": 2})
-    assert isinstance(deep, TooDeep) and deep.event_id == "6b0000000000000000000001"
-    assert deep.text == too_deep_item("6b0000000000000000000001")
+    assert isinstance(deep, TooDeep) and deep.text == too_deep_item("6b0000000000000000000001")
+
+
+def test_the_marker_for_an_item_too_deep_is_generic_and_carries_only_its_text():
+    body = ("[" + "[" * 5000 + "]" * 5000 + "]").encode()
+    (deep,) = read_all(body, size=4096, max_item_chars=1_000_000)
+    assert isinstance(deep, TooDeep) and deep.text == "[" * 5000 + "]" * 5000
+    assert vars(deep) == {"text": deep.text}
 
 
 def test_an_item_nested_too_deeply_and_cut_off_is_an_error():

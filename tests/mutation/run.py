@@ -77,16 +77,14 @@ class Target:
 
 TARGETS: tuple[Target, ...] = (
     Target("state", "state.py", ("tests/test_state.py", "tests/test_checkpoint_rules.py")),
-    Target(
-        "checkpoint_rules", "poll.py", ("tests/test_checkpoint_rules.py",),
-        definitions=("Dedupe", "Poll._advance", "Poll._first_poll_floor"),
-    ),
+    Target("checkpoint_rules", "checkpoint_rules.py", ("tests/test_checkpoint_rules.py",)),
     Target("normalize", "normalize.py", ("tests/test_normalize.py",), timeout=90.0, weight=5),
     Target("output", "output.py", ("tests/test_output.py",), weight=3),
     Target("stream", "stream.py", ("tests/test_stream.py", "tests/test_fuzz.py", "-k", "stream"), weight=4),
+    Target("retry_policy", "retry_policy.py", ("tests/test_retry_policy.py",), weight=2),
     Target(
-        "client_retry_policy", "client.py", ("tests/test_retry_policy.py",),
-        definitions=("RETRY_STATUSES", "_RATELIMIT_RESET", "HubRetry", "build_session", "ExportClient.fetch", "error_for_status"),
+        "client_retry_policy", "client.py", ("tests/test_retry_policy.py", "tests/test_client.py"),
+        definitions=("_RATELIMIT_RESET", "HubRetry", "build_session", "ExportClient.attempts", "Body", "error_for_status"),
         weight=3,
     ),
 )  # fmt: skip
