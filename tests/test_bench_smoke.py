@@ -19,6 +19,11 @@ def test_bench_script_prints_the_table_and_the_targets_on_a_tiny_export() -> Non
     for row in ("ours: full backfill, newest-first", "ours: full + City & ASN DBs, newest-first", "ours: steady, +100 new, oldest-first", "lower bound: orjson"):
         assert row in out
     assert "full poll / lower bound" in out
+    for row in ("ours: full backfill, newest-first, rich data", "ours: steady, no new, newest-first, rich data", "lower bound: orjson, rich data"):
+        assert row in out
+    assert "targets, today's data" in out and "targets, rich data" in out
+    assert "full poll <= 1.6x lower bound" in out
+    assert "steady (no new) < 10% of full" in out
     assert "peak RSS < 150 MB" in out
     assert "full poll with City & ASN databases <= +10%" in out
     assert "peer: curl | jq" not in out  # --skip-peers
