@@ -196,16 +196,13 @@ def _flatten_data(data: Any, tags: dict[str, str]) -> bool:
 
     Lists of scalars become one comma-separated value; lists of objects are indexed (`.0.path`).
     """
-    budget = [MAX_DATA_TAGS]
     if type(data) is dict or type(data) is list:
-        return _flatten_container(data, "data", tags, 0, budget)
-    return _add_tag("data", _scalar_text(data) or "", tags, budget)
+        return _flatten_container(data, "data", tags, 0, MAX_DATA_TAGS)[0]
+    return _add_tag("data", _scalar_text(data) or "", tags)
 
 
-def _add_tag(key: str, text: str, tags: dict[str, str], budget: list[int]) -> bool:
-    if budget[0] <= 0:
-        return False
-    budget[0] -= 1
+def _add_tag(key: str, text: str, tags: dict[str, str]) -> bool:
+    """One tag, cut to the key and value bounds; False when it was cut."""
     if len(text) <= MAX_TAG_VALUE_CHARS and len(key) <= MAX_TAG_KEY_CHARS:
         tags[key] = text
         return True
@@ -213,32 +210,61 @@ def _add_tag(key: str, text: str, tags: dict[str, str], budget: list[int]) -> bo
     return False
 
 
-def _flatten_container(value: dict[str, Any] | list[Any], key: str, tags: dict[str, str], depth: int, budget: list[int]) -> bool:
-    """_flatten_data below `key` for a dict or list."""
+def _scalar_texts(items: list[Any]) -> list[str] | None:
+    """Each item as tag text, or None when one is not a scalar (an object, a list)."""
+    texts: list[str] = []
+    for item in items:
+        if type(item) is str:
+            texts.append(item)
+        elif (text := _scalar_text(item)) is not None:
+            texts.append(text)
+        else:
+            return None
+    return texts
+
+
+def _flatten_container(
+    value: dict[str, Any] | list[Any], key: str, tags: dict[str, str], depth: int, budget: int
+) -> tuple[bool, int]:
+    """_flatten_data below `key` for a dict or list, with `budget` tags left: whether nothing was
+    left out, and the tags still left. Runs for every leaf of every event's data, so the common
+    leaves (text, nested containers) are handled inline rather than through helpers."""
     if depth >= MAX_DATA_DEPTH:
-        return False
+        return False, budget
     if type(value) is list:
-        scalars = [_scalar_text(item) for item in value]
-        if None not in scalars:
-            return _add_tag(key, ",".join(scalars), tags, budget)  # type: ignore[arg-type]
+        texts = _scalar_texts(value)
+        if texts is not None:
+            if budget <= 0:
+                return False, budget
+            return _add_tag(key, ",".join(texts), tags), budget - 1
         children: Any = enumerate(value)
     else:
         children = value.items()
     complete = True
+    prefix = key + "."
     for child_key, child in children:
-        path = f"{key}.{child_key}"
         kind = type(child)
         if kind is str:
             text = child
         elif kind is dict or kind is list:
-            complete &= _flatten_container(child, path, tags, depth + 1, budget)
+            done, budget = _flatten_container(child, f"{prefix}{child_key}", tags, depth + 1, budget)
+            complete = complete and done
             continue
         else:
             text = _scalar_text(child)  # type: ignore[assignment]
             if text is None:
                 continue  # not a JSON value: nothing to add
-        complete &= _add_tag(path, text, tags, budget)
-    return complete
+        if budget <= 0:
+            complete = False
+            continue
+        budget -= 1
+        path = f"{prefix}{child_key}"
+        if len(text) <= MAX_TAG_VALUE_CHARS and len(path) <= MAX_TAG_KEY_CHARS:
+            tags[path] = text
+        else:
+            tags[path[:MAX_TAG_KEY_CHARS]] = text[:MAX_TAG_VALUE_CHARS]
+            complete = False
+    return complete, budget
 
 
 def _repo_resource(repo: Any) -> str | None:
