@@ -59,6 +59,7 @@ class Sample:
     wall: float
     loader_cpu: float
     node_cpu: float
+    writes: int  # index operations the node ran: more than the records when bulks were retried
 
 
 @dataclass
@@ -95,8 +96,10 @@ def install_template(url: str, prefix: str) -> None:
 
 
 def searchable(client: SearchClient, prefix: str) -> int:
+    """Documents searchable under the prefix; 0 while its indices are being created (a 503)."""
     client.refresh(f"{prefix}-*")
-    return client.count(f"{prefix}-*")
+    response = requests.post(f"{client.url}/{prefix}-*/_count", json={}, timeout=60)
+    return int(response.json()["count"]) if response.status_code == 200 else 0
 
 
 def indexed_ids(url: str, prefix: str) -> list[str]:
@@ -139,14 +142,27 @@ def run_direct(node: OpenSearchNode, records: list[dict], prefix: str, megabytes
     wall = time.perf_counter() - started
     if count != len(records):
         raise BenchError(f"direct _bulk left {count} documents for {len(records)} records")
-    return Sample(wall, time.process_time() - own_cpu, process_cpu(node.proc.pid) - node_cpu)
+    writes = SearchClient(node.url).index_total(f"{prefix}-*")
+    return Sample(wall, time.process_time() - own_cpu, process_cpu(node.proc.pid) - node_cpu, writes)
 
 
-def user_config(workdir: Path) -> Path:
-    """The shipped fluent-bit/ directory, with the main config's sink lines edited as a user does."""
+def user_config(workdir: Path, overrides: list[str]) -> Path:
+    """The shipped fluent-bit/ directory, with the main config's sink lines edited as a user does,
+    and `overrides` (service.KEY=VALUE or output.KEY=VALUE, for trying settings) applied."""
     copy = workdir / "fluent-bit"
     shutil.copytree(SHIPPED, copy)
     main = copy / "fluent-bit.yaml"
+    for override in overrides:
+        where, _, setting = override.partition(".")
+        key, _, value = setting.partition("=")
+        path, indent = (main, "  ") if where == "service" else (copy / "outputs" / "opensearch.yaml", "      ")
+        text, found = re.subn(rf"(?m)^{indent}{re.escape(key)}: .*$", f"{indent}{key}: {value}", path.read_text())
+        if not found:
+            if where == "service":
+                text = text.replace("service:\n", f"service:\n{indent}{key}: {value}\n", 1)
+            else:
+                text = text.rstrip("\n") + f"\n{indent}{key}: {value}\n"
+        path.write_text(text)
     text = main.read_text()
     text, stdout_off = re.subn(r"(?m)^  - outputs/stdout\.yaml$", "  # - outputs/stdout.yaml", text)
     text, opensearch_on = re.subn(r"(?m)^  # - outputs/opensearch\.yaml$", "  - outputs/opensearch.yaml", text)
@@ -157,11 +173,11 @@ def user_config(workdir: Path) -> Path:
 
 
 def run_fluent_bit(node: OpenSearchNode, hub: SimulatedHub, ids: set[str], prefix: str, workdir: Path,
-                   timeout: float) -> Sample:  # fmt: skip
+                   timeout: float, overrides: list[str]) -> Sample:  # fmt: skip
     assert node.url and node.proc
     install_template(node.url, prefix)
     run_dir = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=workdir))
-    config = user_config(run_dir)
+    config = user_config(run_dir, overrides)
     env = poller_env(hub.url, run_dir / "state", run_dir)
     env.update({
         "HF_AUDIT_DEADLINE": f"{timeout:.0f}s",
@@ -202,7 +218,7 @@ def run_fluent_bit(node: OpenSearchNode, hub: SimulatedHub, ids: set[str], prefi
     problems = [line for line in log_path.read_text(errors="replace").splitlines() if "[error]" in line]
     if problems:
         raise BenchError("Fluent Bit logged errors: " + "\n".join(problems[:5]))
-    return Sample(wall, loader_cpu, node_used)
+    return Sample(wall, loader_cpu, node_used, SearchClient(node.url).index_total(f"{prefix}-*"))
 
 
 def log_tail(path: Path) -> str:
@@ -217,16 +233,16 @@ def shipped_output_settings() -> str:
     return ", ".join(found)
 
 
-def print_table(rows: list[Row], events: int, repeat: int, started_load: str) -> None:
+def print_table(rows: list[Row], events: int, repeat: int, started_load: str, overrides: list[str]) -> None:
     load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
     print(f"\nhf-audit search benchmark: {events} events into one OpenSearch node, {repeat} repetition(s), "
           f"{os.cpu_count()} CPUs; load average at the start {started_load}, at the end {load}")
-    print(f"shipped output settings: {shipped_output_settings()}")
-    print(f"{'':<44} {'wall s (best, all)':>28} {'loader cpu s':>13} {'node cpu s':>11} {'docs/s':>8}")
+    print(f"shipped output settings: {shipped_output_settings()}" + (f"; overridden: {', '.join(overrides)}" if overrides else ""))
+    print(f"{'':<44} {'wall s (best, all)':>28} {'loader cpu s':>13} {'node cpu s':>11} {'docs/s':>8} {'writes':>7}")
     for row in rows:
         walls = ", ".join(f"{s.wall:.2f}" for s in row.samples)
         print(f"{row.name:<44} {row.best():8.2f} ({walls:>17}) {row.best('loader_cpu'):13.2f} "
-              f"{row.best('node_cpu'):11.2f} {events / row.best():8.0f}")
+              f"{row.best('node_cpu'):11.2f} {events / row.best():8.0f} {max(s.writes for s in row.samples):7}")
     direct, fluent = rows
     ratio = fluent.best() / direct.best()
     verdict = "met" if ratio <= TARGET else "NOT met"
@@ -250,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000, help="events in the export (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each way (default: %(default)s)")
     parser.add_argument("--bulk-mb", type=float, default=5.0, help="size of a direct bulk request (default: %(default)s)")
+    parser.add_argument("--set", action="append", default=[], metavar="service.KEY=VALUE|output.KEY=VALUE",
+                        help="try a setting other than the shipped one (repeatable); the figures are then not the shipped config's")
     parser.add_argument("--timeout", type=float, default=600, help="seconds one load may take (default: %(default)s)")
     args = parser.parse_args(argv)
     if reason := why_skipped():
@@ -271,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         run_direct(node, records, "bench-warmup", args.bulk_mb)  # the node's first writes are slow (JIT, mappings)
         for repetition in range(args.repeat):
             rows[0].samples.append(run_direct(node, records, f"bench-direct-{repetition}", args.bulk_mb))
-            rows[1].samples.append(run_fluent_bit(node, hub, ids, f"bench-fb-{repetition}", workdir, args.timeout))
+            rows[1].samples.append(run_fluent_bit(node, hub, ids, f"bench-fb-{repetition}", workdir, args.timeout, args.set))
             print(f"repetition {repetition + 1}: direct {rows[0].samples[-1].wall:.2f} s, "
                   f"Fluent Bit {rows[1].samples[-1].wall:.2f} s", flush=True)
-    print_table(rows, args.events, args.repeat, started_load)
+    print_table(rows, args.events, args.repeat, started_load, args.set)
     return 0
 
 
