@@ -2,7 +2,10 @@
 
 Run: `make bench` (= `.venv/bin/python tests/bench_poll.py --events 100000 --repeat 3`); a quick
 look: `--events 20000 --repeat 1`. Not a test: it prints figures for the README's Performance
-section, then the ratios and the issue's targets, each marked met or not met.
+section, then the ratios and the issue's targets for each workload (a full poll at most 1.6x the
+lower bound, best of the repetitions; a steady poll under 10% of a full one; peak RSS under 150
+MB), each marked met or not met, with the load average (wall times are only comparable within a
+run on a shared machine).
 
 What is measured, each as its own process(es), `--repeat` times (median, and the min-max range of
 wall time):
@@ -13,6 +16,9 @@ wall time):
   the same backfill without them;
 - the lower bound: the same body (fetched once) parsed and each event serialized by the fastest
   JSON library here (orjson, and msgspec when installed), nothing else (tests/peers/lower_bound.py);
+- a second workload, rich data (`hf-audit-simhub --data rich`: nested data, lists of objects, 10
+  to 40 leaves per event, plugin/simhub/richdata.py): our poll (newest-first: full, steady, +100)
+  and its lower bound, back to back in each repetition; --skip-rich leaves it out;
 - the peers: `curl | jq` with tests/peers/hf_audit.jq (the same 51 columns), and helr (a Rust
   HTTP API log collector) when a `helr` binary is found (--helr, $HELR, PATH, ~/.cargo/bin).
 Each process runs under tests/peers/measure.py, which reports its own wall time, CPU time and
