@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,3 +28,12 @@ def test_bench_script_prints_the_table_and_the_targets_on_a_tiny_export() -> Non
     assert "peak RSS < 150 MB" in out
     assert "full poll with City & ASN databases <= +10%" in out
     assert "peer: curl | jq" not in out  # --skip-peers
+
+
+def test_search_bench_skips_saying_why_without_fluent_bit(tmp_path: Path) -> None:
+    search_bench = Path(__file__).resolve().parent / "bench_search.py"
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and not (Path(p) / "fluent-bit").exists())
+    run = subprocess.run([sys.executable, str(search_bench), "--events", "10"], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PATH": path})  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "search benchmark skipped: no fluent-bit binary on PATH" in run.stdout
