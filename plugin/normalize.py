@@ -250,6 +250,12 @@ def _flatten_container(
             done, budget = _flatten_container(child, f"{prefix}{child_key}", tags, depth + 1, budget)
             complete = complete and done
             continue
+        elif kind is int or kind is float:  # exact types: bool, an int subclass, is spelled out below
+            text = str(child)
+        elif kind is bool:
+            text = "true" if child else "false"
+        elif child is None:
+            text = ""
         else:
             text = _scalar_text(child)  # type: ignore[assignment]
             if text is None:
