@@ -36,7 +36,8 @@ from .client import ExportClient, FetchStats
 from .enrich import IpEnricher
 from .errors import Interrupted, StateError
 from .events import ExportEvent, MalformedEvent, parse_event
-from .normalize import RecordContext, compact_json, normalize, to_line
+from .line import compact_json, to_line
+from .normalize import RecordContext, normalize
 from .output import LineWriter, Stopped
 from .settings import Settings
 from .state import Checkpoint

@@ -22,7 +22,8 @@ import orjson
 
 from conftest import ORG, SPEC_DIR
 from hf_audit.events import parse_event
-from hf_audit.normalize import RecordContext, normalize, to_line
+from hf_audit.line import to_line
+from hf_audit.normalize import RecordContext, normalize
 
 SINGLE_START = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
 BURST_START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

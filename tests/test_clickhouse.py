@@ -34,7 +34,8 @@ from clickhouse_shipped import (
 )
 from conftest import spec_column_types
 from hf_audit.events import parse_event
-from hf_audit.normalize import COLUMNS, RecordContext, normalize, to_line
+from hf_audit.line import to_line
+from hf_audit.normalize import COLUMNS, RecordContext, normalize
 from records import simulated_export_lines
 from strategies import hub_events
 

@@ -40,7 +40,8 @@ from hypothesis import strategies as st
 from conftest import assert_no_secret, poller_env, spec_file, spec_python_types
 from hf_audit.errors import DataError, ExitCode
 from hf_audit.events import MalformedEvent, parse_event
-from hf_audit.normalize import COLUMNS, RecordContext, normalize, record_id, to_line
+from hf_audit.line import to_line
+from hf_audit.normalize import COLUMNS, RecordContext, normalize, record_id
 from hf_audit.simhub.events import generate_events
 from hf_audit.stream import TooDeep, iter_json_array
 from strategies import hub_events

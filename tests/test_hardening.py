@@ -23,7 +23,8 @@ import pytest
 from conftest import BIN_DIR, ORG, TOKEN, PollRun, assert_no_secret, poller_env
 from hf_audit.errors import ExitCode
 from hf_audit.events import parse_event
-from hf_audit.normalize import RecordContext, normalize, to_line
+from hf_audit.line import to_line
+from hf_audit.normalize import RecordContext, normalize
 from hf_audit.simhub.events import generate_events
 from hf_audit.simhub.server import Fault, SimulatedHub
 from scripted_server import Answer, ScriptedServer, json_answer

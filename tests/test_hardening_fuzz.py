@@ -33,7 +33,8 @@ from hf_audit.cli import OPTIONS, main
 from hf_audit.errors import ExitCode
 from hf_audit.events import parse_event
 from hf_audit.logs import Redactor, StructuredFormatter
-from hf_audit.normalize import RecordContext, normalize, to_line
+from hf_audit.line import to_line
+from hf_audit.normalize import RecordContext, normalize
 from hf_audit.simhub.events import generate_events
 from scripted_server import Answer, ScriptedServer, json_answer
 from strategies import hub_events

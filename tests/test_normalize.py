@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hf_audit.events import parse_event
-from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, SHORTENED_MARK, RecordContext, compact_json, normalize, record_id, to_line
+from hf_audit.line import SHORTENED_MARK, compact_json, to_line
+from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, normalize, record_id
 import conftest
 from conftest import SpecMissing, spec_column_types, spec_python_types
 from strategies import hub_events

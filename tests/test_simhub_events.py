@@ -210,3 +210,28 @@ def test_make_event_is_deterministic_for_a_given_rng_state() -> None:
     first = make_event("repo.create", END, rng=random.Random(9), org="acme")
     assert first == make_event("repo.create", END, rng=random.Random(9), org="acme")
     assert first["createdAt"] == "2026-11-25T17:03:34.123Z"
+
+
+@pytest.fixture(scope="module")
+def rich_events() -> list[dict[str, Any]]:
+    return generate_events(1500, seed=7, end=END, data_profile="rich")
+
+
+def test_rich_data_events_are_valid_export_items(rich_events: list[dict[str, Any]], export_schema: dict[str, Any]) -> None:
+    validator = Draft202012Validator(export_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(rich_events)] == []
+
+
+def test_rich_data_holds_10_to_40_leaves_in_varied_nested_shapes(rich_events: list[dict[str, Any]]) -> None:
+    from hf_audit.simhub.richdata import MAX_LEAVES, MIN_LEAVES, count_leaves
+
+    leaves = [count_leaves(event["data"]) for event in rich_events]
+    assert min(leaves) >= MIN_LEAVES and max(leaves) <= MAX_LEAVES
+    shapes = {key for event in rich_events for key in ("old", "cardData", "siblings", "collaborators", "config") if key in event["data"]}
+    assert shapes == {"old", "cardData", "siblings", "collaborators", "config"}
+    assert any(isinstance(item, dict) for event in rich_events for value in event["data"].values() if isinstance(value, list) for item in value)
+
+
+def test_rich_data_keeps_the_keys_the_plain_generator_gives(rich_events: list[dict[str, Any]]) -> None:
+    with_repo = [e for e in rich_events if e["type"].startswith("repo.") and e["type"] != "repo.update_resource_group"]
+    assert with_repo and all(isinstance(e["data"]["repo"], dict) for e in with_repo)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import get_args
 
-from .events import generate_events
+from .events import DataProfile, generate_events
 from .server import Order, Plan, SimulatedFleet, SimulatedHub
 
 
@@ -30,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--order", choices=get_args(Order), default="newest-first", help="order of the export")
     parser.add_argument("--limit", type=int, default=100_000, help="newest events the export holds")
     parser.add_argument("--plan", choices=get_args(Plan), default="enterprise", help="the organization's plan")
+    parser.add_argument(
+        "--data", choices=get_args(DataProfile), default="plain", dest="data_profile",
+        help="shape of the events' data: plain, or rich (nested, 10 to 40 leaves) (default: %(default)s)",
+    )
     parser.add_argument("--no-gzip", action="store_true", help="never gzip the export")
     return parser
 
@@ -39,8 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     orgs = args.orgs or ["acme"]
     hubs = [
         SimulatedHub(
-            org=org, token=args.token, events=generate_events(args.events, seed=args.seed + i, org=org), order=args.order,
-            limit=args.limit, plan=args.plan, gzip=not args.no_gzip, host=args.host, port=args.port, seed=args.seed + i,
+            org=org, token=args.token, events=generate_events(args.events, seed=args.seed + i, org=org, data_profile=args.data_profile),
+            order=args.order, limit=args.limit, plan=args.plan, gzip=not args.no_gzip, host=args.host, port=args.port,
+            seed=args.seed + i, data_profile=args.data_profile,
         )
         for i, org in enumerate(orgs)
     ]

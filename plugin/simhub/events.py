@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from itertools import accumulate
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
+
+from hf_audit.simhub.richdata import enrich_data
 
 __all__ = ["EVENT_TYPES", "format_created_at", "generate_events", "make_event", "object_id"]
 
@@ -661,8 +663,14 @@ def _oauth_client(rng: random.Random) -> dict[str, str]:
     return client
 
 
-def make_event(type: str, created_at: datetime, *, rng: random.Random, org: str) -> Event:  # noqa: A002
-    """One realistic event of `type` (known or not) created at `created_at` (ms kept)."""
+DataProfile = Literal["plain", "rich"]
+
+
+def make_event(
+    type: str, created_at: datetime, *, rng: random.Random, org: str, data_profile: DataProfile = "plain"  # noqa: A002
+) -> Event:
+    """One realistic event of `type` (known or not) created at `created_at` (ms kept). With the
+    "rich" data profile, `data` is nested and holds 10 to 40 leaves (simhub/richdata.py)."""
     system = type in _SYSTEM_TYPES and rng.random() < 0.8
     member = rng.choices(_MEMBERS, cum_weights=_MEMBER_CUM_WEIGHTS)[0]
     author = dict(_SYSTEM_AUTHOR) if system else _author(member, rng)
@@ -671,6 +679,8 @@ def make_event(type: str, created_at: datetime, *, rng: random.Random, org: str)
     builder = _BUILDERS.get(scope)
     built = builder(action, ctx) if builder else None
     message, data = built if built is not None else _generic(type, ctx)
+    if data_profile == "rich":
+        data = enrich_data(data, rng)
 
     event: Event = {
         "_id": object_id(created_at, rng),
@@ -705,10 +715,11 @@ def generate_events(
     span: timedelta = timedelta(days=30),
     org: str = "acme",
     types: Sequence[str] = EVENT_TYPES,
+    data_profile: DataProfile = "plain",
 ) -> list[Event]:
     """`count` events, oldest first, at distinct milliseconds spread over [end - span, end].
 
-    Deterministic for a given seed and end (which defaults to now, UTC).
+    Deterministic for a given seed, end (which defaults to now, UTC) and data profile.
     """
     if count < 0:
         raise ValueError("count must be >= 0")
@@ -726,7 +737,7 @@ def generate_events(
     seen_ids: set[str] = set()
     for offset, event_type in zip(offsets, _pick_types(count, types, rng), strict=True):
         created_at = start + offset * _MS
-        event = make_event(event_type, created_at, rng=rng, org=org)
+        event = make_event(event_type, created_at, rng=rng, org=org, data_profile=data_profile)
         while event["_id"] in seen_ids:  # 64 random bits: practically never loops
             event["_id"] = object_id(created_at, rng)
         seen_ids.add(event["_id"])

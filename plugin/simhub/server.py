@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from .events import generate_events
+from .events import DataProfile, generate_events
 
 __all__ = ["Fault", "FaultKind", "Order", "Plan", "RecordedRequest", "SimulatedFleet", "SimulatedHub"]
 
@@ -222,11 +222,14 @@ class SimulatedHub:
         rate_limit_quota: int = 500,
         rate_limit_window: int = 300,
         ssl_context: ssl.SSLContext | None = None,
+        data_profile: DataProfile = "plain",
     ) -> None:
         """`ssl_context` (a server-side context holding a certificate) serves HTTPS instead of HTTP;
-        `host` may be an IPv6 address such as "::1"."""
+        `host` may be an IPv6 address such as "::1"; `data_profile` is that of the events the hub
+        generates itself (generate_newer, generate_late)."""
         self.org, self.token, self.plan, self.admin, self.gzip = org, token, plan, admin, gzip
         self.ssl_context = ssl_context
+        self.data_profile: DataProfile = data_profile
         self.limit = limit
         self._host, self._port = host, port
         self._lock = threading.Lock()
@@ -316,7 +319,7 @@ class SimulatedHub:
         # newest, one millisecond apart if the clock is behind it.
         end = max(now, newest + (count + 1) * ms)
         span = min(max(count * ms, timedelta(seconds=1)), end - newest - ms)
-        added = generate_events(count, seed=seed, end=end, span=span, org=self.org)
+        added = generate_events(count, seed=seed, end=end, span=span, org=self.org, data_profile=self.data_profile)
         self.add_events(added)
         return added
 
@@ -326,7 +329,7 @@ class SimulatedHub:
             newest = _sort_key(self._events[-1])[0] if self._events else datetime.now(UTC)
             seed = self._rng.getrandbits(32)
         span = timedelta(milliseconds=max(count, 1000))  # a burst within about a second
-        added = generate_events(count, seed=seed, end=newest - age, span=span, org=self.org)
+        added = generate_events(count, seed=seed, end=newest - age, span=span, org=self.org, data_profile=self.data_profile)
         self.add_events(added)
         return added
 

@@ -1,0 +1,303 @@
+"""Benchmark: a backfill through the shipped Fluent Bit config into OpenSearch, against a direct `_bulk`.
+
+Run: `make bench` runs it after bench_poll.py; alone: `.venv/bin/python tests/bench_search.py
+--events 20000 --repeat 2` with `fluent-bit` on PATH (e.g. `PATH=/opt/fb/bin:$PATH`). Without a
+fluent-bit binary (or without java and mvn for the test node, or curl for the shipped install.sh)
+it says why and exits 0: it is a figure for the README, not a test.
+
+Both ways load the same records (what one hf-audit-poll prints for a simulated export) into fresh
+indices of the same OpenSearch node (tests/opensearch_node.py), alternately, `--repeat` times:
+- direct: the records as the outputs send them (tests/search_assets.bulk_body), in bulk requests
+  of `--bulk-mb`, one after another, then a refresh; the bodies are built before the clock starts;
+- Fluent Bit: the shipped fluent-bit/ directory, copied, with its sink lines edited as the README
+  tells a user to (the opensearch line on, stdout off), HF_AUDIT_INTERVAL_SEC=1; timed from Fluent
+  Bit's start until every record is searchable, less the exec input's first interval (it runs the
+  poller only after one interval: a wait, not work). So the poll itself is in Fluent Bit's time.
+Each Fluent Bit run is checked for exactly-once delivery: the index holds as many documents as
+records, and their ids are the records' ids. Wall time, and CPU time of the loader (Fluent Bit
+with its poller; for direct, this script's own requests) and of the OpenSearch node, are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import orjson
+import requests
+
+from conftest import ORG, TOKEN, poller_env, run_like_fluent_bit
+from hf_audit.simhub.events import generate_events
+from hf_audit.simhub.server import SimulatedHub
+from opensearch_node import OpenSearchNode, skip_reason
+from search_assets import NDJSON_HEADERS, OS_INSTALL, SearchClient, bulk_body
+
+HERE = Path(__file__).resolve().parent
+SHIPPED = HERE.parent / "fluent-bit"
+FIRST_INTERVAL = 1.0  # HF_AUDIT_INTERVAL_SEC: the exec input's wait before its first poll
+TARGET = 1.3  # the issue's aim for Fluent Bit / direct
+
+
+class BenchError(Exception):
+    """A run failed or delivered other than exactly once: its figures would mean nothing."""
+
+
+@dataclass
+class Sample:
+    wall: float
+    loader_cpu: float
+    node_cpu: float
+    writes: int  # index operations the node ran: more than the records when bulks were retried
+
+
+@dataclass
+class Row:
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+
+    def best(self, attr: str = "wall") -> float:
+        return min(getattr(sample, attr) for sample in self.samples)
+
+
+def why_skipped() -> str | None:
+    if shutil.which("fluent-bit") is None:
+        return "no fluent-bit binary on PATH (e.g. PATH=/opt/fb/bin:$PATH); no registry ships one"
+    if shutil.which("curl") is None:
+        return "curl not on PATH (the shipped install.sh uses it)"
+    return skip_reason()
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a running process (its reaped children included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def install_template(url: str, prefix: str) -> None:
+    """The shipped fluent-bit/opensearch/install.sh (the test node has no Index Management plugin)."""
+    env = {"PATH": os.environ["PATH"], "HF_AUDIT_OPENSEARCH_PORT": url.rsplit(":", 1)[1],
+           "HF_AUDIT_OPENSEARCH_INDEX_PREFIX": prefix, "HF_AUDIT_OPENSEARCH_ISM": "off"}  # fmt: skip
+    result = subprocess.run(["sh", str(OS_INSTALL)], env=env, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise BenchError(f"install.sh failed: {result.stderr[-800:]}")
+
+
+def searchable(client: SearchClient, prefix: str) -> int:
+    """Documents searchable under the prefix; 0 while its indices are being created (a 503)."""
+    client.refresh(f"{prefix}-*")
+    response = requests.post(f"{client.url}/{prefix}-*/_count", json={}, timeout=60)
+    return int(response.json()["count"]) if response.status_code == 200 else 0
+
+
+def indexed_ids(url: str, prefix: str) -> list[str]:
+    """Every document id in the prefix's indices (a scroll: more than the 10,000 of one search)."""
+    ids: list[str] = []
+    response = requests.post(f"{url}/{prefix}-*/_search", params={"scroll": "1m"},
+                             json={"size": 10_000, "_source": False, "sort": ["_doc"]}, timeout=120).json()  # fmt: skip
+    while hits := response["hits"]["hits"]:
+        ids += [hit["_id"] for hit in hits]
+        response = requests.post(f"{url}/_search/scroll", json={"scroll": "1m", "scroll_id": response["_scroll_id"]},
+                                 timeout=120).json()  # fmt: skip
+    return ids
+
+
+def bulk_bodies(records: list[dict], prefix: str, megabytes: float) -> list[bytes]:
+    bodies, batch, size = [], [], 0
+    for record in records:
+        batch.append(record)
+        size += len(orjson.dumps(record))
+        if size >= megabytes * 1e6:
+            bodies.append(bulk_body(batch, prefix))
+            batch, size = [], 0
+    if batch:
+        bodies.append(bulk_body(batch, prefix))
+    return bodies
+
+
+def run_direct(node: OpenSearchNode, records: list[dict], prefix: str, megabytes: float) -> Sample:
+    assert node.url and node.proc
+    install_template(node.url, prefix)
+    bodies = bulk_bodies(records, prefix, megabytes)
+    node_cpu, own_cpu = process_cpu(node.proc.pid), time.process_time()
+    started = time.perf_counter()
+    with requests.Session() as session:
+        for body in bodies:
+            answer = session.post(f"{node.url}/_bulk", data=body, headers=NDJSON_HEADERS, timeout=600)
+            if answer.status_code != 200 or answer.json()["errors"]:
+                raise BenchError(f"direct _bulk failed: {answer.status_code} {answer.text[:800]}")
+    count = searchable(SearchClient(node.url), prefix)
+    wall = time.perf_counter() - started
+    if count != len(records):
+        raise BenchError(f"direct _bulk left {count} documents for {len(records)} records")
+    writes = SearchClient(node.url).index_total(f"{prefix}-*")
+    return Sample(wall, time.process_time() - own_cpu, process_cpu(node.proc.pid) - node_cpu, writes)
+
+
+def user_config(workdir: Path, overrides: list[str]) -> Path:
+    """The shipped fluent-bit/ directory, with the main config's sink lines edited as a user does,
+    and `overrides` (service.KEY=VALUE or output.KEY=VALUE, for trying settings) applied."""
+    copy = workdir / "fluent-bit"
+    shutil.copytree(SHIPPED, copy)
+    main = copy / "fluent-bit.yaml"
+    for override in overrides:
+        where, _, setting = override.partition(".")
+        key, _, value = setting.partition("=")
+        path, indent = (main, "  ") if where == "service" else (copy / "outputs" / "opensearch.yaml", "      ")
+        text, found = re.subn(rf"(?m)^{indent}{re.escape(key)}: .*$", f"{indent}{key}: {value}", path.read_text())
+        if not found:
+            if where == "service":
+                text = text.replace("service:\n", f"service:\n{indent}{key}: {value}\n", 1)
+            else:
+                text = text.rstrip("\n") + f"\n{indent}{key}: {value}\n"
+        path.write_text(text)
+    text = main.read_text()
+    text, stdout_off = re.subn(r"(?m)^  - outputs/stdout\.yaml$", "  # - outputs/stdout.yaml", text)
+    text, opensearch_on = re.subn(r"(?m)^  # - outputs/opensearch\.yaml$", "  - outputs/opensearch.yaml", text)
+    if (stdout_off, opensearch_on) != (1, 1):
+        raise BenchError("fluent-bit/fluent-bit.yaml no longer has the stdout and opensearch include lines")
+    main.write_text(text)
+    return main
+
+
+def run_fluent_bit(node: OpenSearchNode, hub: SimulatedHub, ids: set[str], prefix: str, workdir: Path,
+                   timeout: float, overrides: list[str]) -> Sample:  # fmt: skip
+    assert node.url and node.proc
+    install_template(node.url, prefix)
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=workdir))
+    config = user_config(run_dir, overrides)
+    env = poller_env(hub.url, run_dir / "state", run_dir)
+    env.update({
+        "HF_AUDIT_DEADLINE": f"{timeout:.0f}s",
+        "HF_AUDIT_INTERVAL_SEC": f"{FIRST_INTERVAL:.0f}",
+        "HF_AUDIT_FLB_STORAGE_PATH": str(run_dir / "flb-storage"),
+        "HF_AUDIT_OPENSEARCH_HOST": "127.0.0.1",
+        "HF_AUDIT_OPENSEARCH_PORT": node.url.rsplit(":", 1)[1],
+        "HF_AUDIT_OPENSEARCH_INDEX_PREFIX": prefix,
+    })  # fmt: skip
+    client = SearchClient(node.url)
+    log_path = run_dir / "fluent-bit.log"
+    node_cpu = process_cpu(node.proc.pid)
+    with open(log_path, "wb") as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen([str(shutil.which("fluent-bit")), "-c", str(config)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)  # fmt: skip
+        try:
+            while (count := searchable(client, prefix)) < len(ids):
+                if proc.poll() is not None:
+                    raise BenchError(f"fluent-bit exited with {proc.returncode}: {log_tail(log_path)}")
+                if time.perf_counter() - started > timeout:
+                    raise BenchError(f"{count} of {len(ids)} documents after {timeout:.0f} s: {log_tail(log_path)}")
+                time.sleep(0.1)
+            wall = time.perf_counter() - started - FIRST_INTERVAL
+            loader_cpu = process_cpu(proc.pid)
+            node_used = process_cpu(node.proc.pid) - node_cpu
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    found = indexed_ids(node.url, prefix)
+    if len(found) != len(ids) or set(found) != ids:
+        raise BenchError(f"not exactly once: {len(found)} documents, {len(set(found))} distinct ids, "
+                         f"{len(set(found) ^ ids)} ids differ from the {len(ids)} records")  # fmt: skip
+    problems = [line for line in log_path.read_text(errors="replace").splitlines() if "[error]" in line]
+    if problems:
+        raise BenchError("Fluent Bit logged errors: " + "\n".join(problems[:5]))
+    return Sample(wall, loader_cpu, node_used, SearchClient(node.url).index_total(f"{prefix}-*"))
+
+
+def log_tail(path: Path) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-15:])
+
+
+def shipped_output_settings() -> str:
+    """The tunable settings of the shipped opensearch output and the service, as printed with the figures."""
+    text = (SHIPPED / "outputs" / "opensearch.yaml").read_text() + (SHIPPED / "fluent-bit.yaml").read_text()
+    wanted = ("flush", "workers", "buffer_size", "compress", "storage.max_chunks_up", "net.keepalive")
+    found = [f"{key}={value.strip()}" for key, value in re.findall(r"(?m)^\s+([\w.]+): (.+)$", text) if key in wanted]
+    return ", ".join(found)
+
+
+def print_table(rows: list[Row], events: int, repeat: int, started_load: str, overrides: list[str]) -> None:
+    load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
+    print(f"\nhf-audit search benchmark: {events} events into one OpenSearch node, {repeat} repetition(s), "
+          f"{os.cpu_count()} CPUs; load average at the start {started_load}, at the end {load}")
+    print(f"shipped output settings: {shipped_output_settings()}" + (f"; overridden: {', '.join(overrides)}" if overrides else ""))
+    print(f"{'':<44} {'wall s (best, all)':>28} {'loader cpu s':>13} {'node cpu s':>11} {'docs/s':>8} {'writes':>7}")
+    for row in rows:
+        walls = ", ".join(f"{s.wall:.2f}" for s in row.samples)
+        print(f"{row.name:<44} {row.best():8.2f} ({walls:>17}) {row.best('loader_cpu'):13.2f} "
+              f"{row.best('node_cpu'):11.2f} {events / row.best():8.0f} {max(s.writes for s in row.samples):7}")
+    direct, fluent = rows
+    ratio = fluent.best() / direct.best()
+    verdict = "met" if ratio <= TARGET else "NOT met"
+    print(f"Fluent Bit / direct _bulk = {ratio:.2f}x (best of {repeat} each, alternated in one run; "
+          f"node CPU {fluent.best('node_cpu') / direct.best('node_cpu'):.2f}x) -> <= {TARGET}x {verdict}")
+    print("exactly once: every Fluent Bit run left one document per record, under the record's id")
+
+
+@contextmanager
+def opensearch_node() -> Iterator[OpenSearchNode]:
+    node = OpenSearchNode()
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000, help="events in the export (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each way (default: %(default)s)")
+    parser.add_argument("--bulk-mb", type=float, default=5.0, help="size of a direct bulk request (default: %(default)s)")
+    parser.add_argument("--set", action="append", default=[], metavar="service.KEY=VALUE|output.KEY=VALUE",
+                        help="try a setting other than the shipped one (repeatable); the figures are then not the shipped config's")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds one load may take (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if reason := why_skipped():
+        print(f"search benchmark skipped: {reason}")
+        return 0
+    started_load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
+    end = datetime.now(timezone.utc) - timedelta(minutes=5)
+    events = generate_events(args.events, seed=42, end=end, span=timedelta(days=60))
+    rows = [Row("direct _bulk (same records, same node)"), Row("Fluent Bit, shipped config (poll included)")]
+    with tempfile.TemporaryDirectory(prefix="hf-audit-bench-search-") as tmp, SimulatedHub(
+        org=ORG, token=TOKEN, events=events, limit=max(args.events, 1)
+    ) as hub, opensearch_node() as node:
+        workdir = Path(tmp)
+        run = run_like_fluent_bit("hf-audit-poll", poller_env(hub.url, workdir / "state", workdir))
+        if run.returncode != 0 or len(run.records) != args.events:
+            raise BenchError(f"the poll printed {len(run.records)} records: {run.stderr[-800:]}")
+        records = run.records
+        ids = {record["id"] for record in records}
+        run_direct(node, records, "bench-warmup", args.bulk_mb)  # the node's first writes are slow (JIT, mappings)
+        for repetition in range(args.repeat):
+            rows[0].samples.append(run_direct(node, records, f"bench-direct-{repetition}", args.bulk_mb))
+            rows[1].samples.append(run_fluent_bit(node, hub, ids, f"bench-fb-{repetition}", workdir, args.timeout, args.set))
+            print(f"repetition {repetition + 1}: direct {rows[0].samples[-1].wall:.2f} s, "
+                  f"Fluent Bit {rows[1].samples[-1].wall:.2f} s", flush=True)
+    print_table(rows, args.events, args.repeat, started_load, args.set)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except BenchError as exc:
+        sys.exit(f"search benchmark failed: {exc}")
