@@ -193,18 +193,59 @@ def mutant_key(module: str, source: str, operator_name: str, operator_args: dict
 NOT_APPLICABLE = "(cosmic-ray cannot apply this mutation)"
 
 
-def load_equivalents() -> dict[str, str]:
-    """equivalent.txt: `module || original line || mutated line || reason`, one a line; # comments."""
-    listed: dict[str, str] = {}
-    for number, line in enumerate(EQUIVALENT_FILE.read_text().splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split(" || ")
-        if len(parts) != 4 or not parts[3].strip():
-            raise SystemExit(f"{EQUIVALENT_FILE}:{number}: expected `module || original || mutated || reason`")
-        parts = [" || ".join(parts[:3]), parts[3]]
-        listed[parts[0]] = parts[1].strip()
-    return listed
+class Equivalents:
+    """The entries of equivalent.txt, `module || original line || mutated line || reason`, one a
+    line (# comments), matched to mutants by module and line text, never by line number.
+
+    Modules move (issue 12 splits normalize.py, poll.py and others). An entry whose module is no
+    longer a file of plugin/ still matches a mutant with the same original and mutated lines in
+    whatever module that line now lives, and the report says so (update the entry's module). An
+    entry that matches no mutant any more is reported as stale, not fatal: it cannot hide a
+    survivor, since it matches nothing; a run of every target lists it for removal. A malformed
+    line is fatal, with its line number."""
+
+    def __init__(self, path: Path, package: Path) -> None:
+        self.reasons: dict[str, str] = {}
+        self._moved: dict[str, str] = {}  # `original || mutated` -> the entry of a module now gone
+        self.used: set[str] = set()
+        self.moved_matches: dict[str, str] = {}  # entry -> the mutant key it matched elsewhere
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.split(" || ")
+            if len(parts) != 4 or not all(part.strip() for part in parts):
+                raise SystemExit(f"{path}:{number}: expected `module || original || mutated || reason`")
+            entry = " || ".join(parts[:3])
+            if entry in self.reasons:
+                raise SystemExit(f"{path}:{number}: listed twice: {entry}")
+            self.reasons[entry] = parts[3].strip()
+            if not (package / parts[0]).is_file():
+                self._moved[" || ".join(parts[1:3])] = entry
+
+    def entry_for(self, key: str) -> str | None:
+        """The entry that declares the mutant `key` equivalent, if any (and note it as used)."""
+        if key in self.reasons:
+            self.used.add(key)
+            return key
+        entry = self._moved.get(key.split(" || ", 1)[-1])
+        if entry is not None:
+            self.used.add(entry)
+            self.moved_matches[entry] = key
+        return entry
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.entry_for(key) is not None
+
+    def notes(self) -> list[str]:
+        """What the report says of the file itself: entries naming a moved module, stale ones."""
+        lines = [f"equivalent.txt names a module that moved; update it to: {key}   (entry: {entry})"
+                 for entry, key in sorted(self.moved_matches.items())]  # fmt: skip
+        lines += [f"stale entry in equivalent.txt (no such mutant now): {entry}" for entry in self.reasons if entry not in self.used]
+        return lines
+
+
+def load_equivalents() -> Equivalents:
+    return Equivalents(EQUIVALENT_FILE, REPO / "plugin")
 
 
 def copy_tree(tree: Path) -> None:
@@ -226,7 +267,7 @@ def environment(tree: Path) -> dict[str, str]:
     return env
 
 
-def prepare(target: Target, equivalents: dict[str, str]) -> None:
+def prepare(target: Target, equivalents: Equivalents) -> None:
     """A fresh copy of the tree and a cosmic-ray session whose out-of-scope and equivalent
     mutants are marked skipped; the plan (each mutant's key) is kept beside the session."""
     tree = BUILD / target.name
@@ -249,7 +290,7 @@ def prepare(target: Target, equivalents: dict[str, str]) -> None:
     (BUILD / f"{target.name}.plan.json").write_text(json.dumps(plan))
 
 
-def classify(target: Target, equivalents: dict[str, str], mark_skipped: bool) -> dict:
+def classify(target: Target, equivalents: Equivalents, mark_skipped: bool) -> dict:
     """Each mutant of the session in scope, by its key; the equivalent, annotation and
     not-applicable ones counted (and marked skipped in the session when `mark_skipped`). The
     source is the worktree's: the copy may be mutated by a run in progress."""
@@ -320,7 +361,7 @@ def recheck_survivors(target: Target) -> None:
         os.chdir(previous)
 
 
-def run_target(target: Target, equivalents: dict[str, str], used: set[str], mode: str = "run") -> Tally:
+def run_target(target: Target, equivalents: Equivalents, mode: str = "run") -> Tally:
     """mode: run (from scratch), resume (the pending mutants of the last session), count, report."""
     tally = Tally(target)
     tree, config, session = BUILD / target.name, BUILD / f"{target.name}.toml", BUILD / f"{target.name}.sqlite"
@@ -333,7 +374,8 @@ def run_target(target: Target, equivalents: dict[str, str], used: set[str], mode
     plan = json.loads(plan_file.read_text()) if plan_file.exists() else classify(target, equivalents, mark_skipped=False)
     keys: dict[str, str] = plan["keys"]
     tally.equivalent, tally.in_annotations, tally.not_applicable = plan["equivalent"], plan["in_annotations"], plan["not_applicable"]
-    used.update(key for key in keys.values() if key in equivalents)
+    for key in keys.values():
+        equivalents.entry_for(key)  # marks the entries in use, for the stale check
     listed = tally.equivalent - tally.in_annotations
     print(
         f"[{target.name}] {len(keys) - listed} mutants to run; equivalent: {listed} listed, "
@@ -378,19 +420,21 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := set(args.targets) - {t.name for t in TARGETS}:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
     chosen = [t for t in TARGETS if not args.targets or t.name in args.targets]
+    if missing := [f"{t.name}: plugin/{t.module}" for t in chosen if not (REPO / "plugin" / t.module).is_file()]:
+        raise SystemExit(f"mutation targets name modules that do not exist (edit TARGETS in {Path(__file__).name}): {', '.join(missing)}")
     if not SPEC_DIR.is_dir():
         raise SystemExit(f"the spec folder {SPEC_DIR} is missing: the column-type tests need it")
     equivalents = load_equivalents()
-    used: set[str] = set()
     BUILD.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     # Longest first, so the side-by-side runs end together.
     # A recheck changes directory per mutant: one target at a time.
     with ThreadPoolExecutor(1 if args.recheck else max(1, args.jobs)) as pool:
         mode = next((m for m in ("count", "resume", "report", "recheck") if getattr(args, m)), "run")
-        futures = {t.name: pool.submit(run_target, t, equivalents, used, mode) for t in sorted(chosen, key=lambda t: -t.weight)}
+        futures = {t.name: pool.submit(run_target, t, equivalents, mode) for t in sorted(chosen, key=lambda t: -t.weight)}
     tallies = [futures[t.name].result() for t in chosen]
     if args.count:
+        print("\n".join(equivalents.notes() if len(chosen) == len(TARGETS) else []))
         return 0
     report = ["target                killed  survived  equivalent  not run  score   seconds"]
     for t in tallies:
@@ -411,8 +455,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     for t in tallies:
         report += [f"survived in {t.target.name}: {s}" for s in t.survived]
-    if len(chosen) == len(TARGETS) and not any(t.pending or t.never_run for t in tallies):
-        report += [f"stale entry in equivalent.txt (no such mutant now): {key}" for key in equivalents if key not in used]
+    # Every target's plan names all its mutants, run or not: the file can be checked whole.
+    notes = equivalents.notes()
+    if len(chosen) < len(TARGETS) or any(t.never_run for t in tallies):
+        notes = [note for note in notes if not note.startswith("stale")]  # the other targets may use them
+    report += notes
     text = "\n".join(report)
     print(text)
     (BUILD / "report.txt").write_text(text + "\n")
