@@ -164,3 +164,11 @@ def test_an_incomplete_utf8_sequence_after_the_closing_bracket_is_refused(body):
     # Found by the fragment fuzzer: the decoder's final U+FFFD was not counted as text, so it passed unseen.
     with pytest.raises(DataError, match="after the export's closing"):
         list(iter_json_array([body[:1], body[1:]], max_item_chars=1 << 20))
+
+
+def test_an_invalid_item_at_the_end_is_reported_at_its_character_in_the_whole_body():
+    # Small chunks: the buffer has dropped what it read, and the offset still counts from the body's start.
+    body = b"[" + b'{"a":1},' * 20 + b'{"b":x}]'
+    offset = body.index(b"x")  # ASCII: bytes and characters agree
+    with pytest.raises(DataError, match=rf"inside event 20: .*\(Expecting value at character {offset}\)"):
+        read_all(body, size=7, max_item_chars=1000)
