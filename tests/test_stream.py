@@ -139,6 +139,12 @@ def test_the_buffer_drops_what_was_read_when_it_refills():
     assert not buf.fill() and buf.eof
 
 
+
+def test_a_fill_brings_at_least_one_character_past_chunks_that_decode_to_nothing():
+    # An empty chunk and the first byte of a split "é" add no text: fill goes on to the next chunk.
+    buf = _Buffer(iter([b"", b"\xc3", b"\xa9x"]))
+    assert buf.fill() and buf.text == "\u00e9x"
+
 def test_integers_up_to_4000_digits_are_numbers_and_longer_ones_their_text():
     assert read_all(b"[" + b"9" * 4000 + b"]") == [int("9" * 4000)]
     assert read_all(b"[" + b"9" * 4001 + b"]") == ["9" * 4001]
