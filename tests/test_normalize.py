@@ -442,3 +442,13 @@ def test_an_overflow_larger_than_the_longest_value_keeps_every_value_in_part():
 
 def test_the_same_resource_named_twice_is_listed_once():
     assert record_for(dict(EVENT, type="repo.x", data={"repo": "acme/x", "repoId": "acme/x"}))["resources"] == ["model:acme/x"]
+
+
+def test_when_each_cut_value_gets_one_byte_raw_log_is_emptied_since_its_smallest_json_takes_two():
+    # 20 data tags with 84-character keys leave the cut values one byte each within 4,096 bytes.
+    data = {f"{i:03d}" + "k" * 81: "v" * 300 for i in range(20)}
+    line = to_line(record_for(dict(EVENT, data=data)), 4096)
+    record = orjson.loads(line)
+    assert len(line) <= 4096
+    assert record["message"] == "a" and record["tags"]["data.000" + "k" * 81] == "v"
+    assert record["rawLog"] == ""
