@@ -452,3 +452,14 @@ def test_when_each_cut_value_gets_one_byte_raw_log_is_emptied_since_its_smallest
     assert len(line) <= 4096
     assert record["message"] == "a" and record["tags"]["data.000" + "k" * 81] == "v"
     assert record["rawLog"] == ""
+
+
+def test_tags_are_dropped_only_until_the_keys_fit_even_with_no_byte_left_for_values():
+    # In 4,144 bytes this record's keys fit once two of its 20 data tags are dropped, with no byte
+    # left for any value it may cut: a third tag is not dropped, every cut value is emptied.
+    data = {f"{i:03d}" + "k" * 100: "v" * 300 for i in range(20)}
+    line = to_line(record_for(dict(EVENT, data=data)), 4144)
+    record = orjson.loads(line)
+    assert len(line) == 4144
+    assert [key for key in record["tags"] if key.startswith("data.")] == [f"data.{key}" for key in list(data)[2:]]
+    assert record["message"] == "" and record["tags"]["data.002" + "k" * 100] == ""
