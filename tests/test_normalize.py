@@ -463,3 +463,13 @@ def test_tags_are_dropped_only_until_the_keys_fit_even_with_no_byte_left_for_val
     assert len(line) == 4144
     assert [key for key in record["tags"] if key.startswith("data.")] == [f"data.{key}" for key in list(data)[2:]]
     assert record["message"] == "" and record["tags"]["data.002" + "k" * 100] == ""
+
+
+def test_a_value_of_fewer_characters_than_its_share_but_more_bytes_once_escaped_is_still_cut():
+    # 300 control characters take 1,800 bytes escaped: more than the share each cut value gets here.
+    record = record_for(dict(EVENT, message="\x01" * 300, userAgent="u" * 5000))
+    line = to_line(record, 4096)
+    cut = orjson.loads(line)
+    assert len(line) <= 4096
+    assert 0 < len(cut["message"]) < 300 and cut["message"] == "\x01" * len(cut["message"])
+    assert "message" in cut["tags"]["truncatedFields"].split(",")
