@@ -105,7 +105,8 @@ class Tally:
     not_applicable: int = 0  # cosmic-ray's own failure to make the mutant (not run, not counted)
     pending: int = 0  # not run yet (an interrupted run: see --resume)
     never_run: bool = False
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time of this target's mutants
+    cpu_seconds: float = 0.0  # CPU time of cosmic-ray and the test runs it waited for
 
     @property
     def score(self) -> float:
@@ -364,12 +365,25 @@ def recheck_survivors(target: Target) -> None:
         os.chdir(previous)
 
 
+def run_measured(command: list[str], tree: Path) -> float:
+    """Run `command` in `tree`; its CPU time and its children's (the test runs), which
+    wait4 gives per process: the targets run side by side in one process."""
+    process = subprocess.Popen(command, cwd=tree, env=environment(tree))
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_target(target: Target, equivalents: Equivalents, mode: str = "run") -> Tally:
     """mode: run (from scratch), resume (the pending mutants of the last session), count, report."""
     tally = Tally(target)
     tree, config, session = BUILD / target.name, BUILD / f"{target.name}.toml", BUILD / f"{target.name}.sqlite"
+    times = BUILD / f"{target.name}.times.json"
     if mode in ("run", "count"):
         prepare(target, equivalents)
+        times.unlink(missing_ok=True)
     if not session.exists():
         tally.never_run = True
         return tally
@@ -393,8 +407,13 @@ def run_target(target: Target, equivalents: Equivalents, mode: str = "run") -> T
         recheck_survivors(target)
     if mode in ("run", "resume"):
         started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], cwd=tree, env=environment(tree), check=True)
-        tally.seconds = time.monotonic() - started
+        cpu = run_measured([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], tree)
+        # A run in parts (--resume) adds up: the figures are those of every mutant in the session.
+        earlier = json.loads(times.read_text()) if mode == "resume" and times.exists() else {"seconds": 0.0, "cpu_seconds": 0.0}
+        times.write_text(json.dumps({"seconds": earlier["seconds"] + time.monotonic() - started, "cpu_seconds": earlier["cpu_seconds"] + cpu}))
+    if times.exists():
+        figures = json.loads(times.read_text())
+        tally.seconds, tally.cpu_seconds = figures["seconds"], figures["cpu_seconds"]
     done: set[str] = set()
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
@@ -418,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     modes.add_argument("--resume", action="store_true", help="run what the last run left pending, and its survivors again, with the tests as they are now")
     modes.add_argument("--report", action="store_true", help="only report the last run's results")
     modes.add_argument("--recheck", action="store_true", help="test the last run's survivors again with the tests as they are now")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="targets run side by side")
+    # One more than the cores: output's tests mostly wait on pipes and timers, not on a core.
+    parser.add_argument("--jobs", type=int, default=(os.cpu_count() or 1) + 1, help="targets run side by side")
     args = parser.parse_args(argv)
     if unknown := set(args.targets) - {t.name for t in TARGETS}:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
@@ -439,13 +459,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.count:
         print("\n".join(equivalents.notes() if len(chosen) == len(TARGETS) else []))
         return 0
-    report = ["target                killed  survived  equivalent  not run  score   seconds"]
+    report = ["target                killed  survived  equivalent  not run  score   seconds  CPU s"]
     for t in tallies:
         if t.never_run:
             report.append(f"{t.target.name:<21} (no session yet: run it)")
             continue
         report.append(
-            f"{t.target.name:<21} {t.killed:>6}  {len(t.survived):>8}  {t.equivalent:>10}  {t.pending:>7}  {t.score:6.1%}  {t.seconds:7.0f}"
+            f"{t.target.name:<21} {t.killed:>6}  {len(t.survived):>8}  {t.equivalent:>10}  {t.pending:>7}  {t.score:6.1%}  {t.seconds:7.0f}  {t.cpu_seconds:5.0f}"
         )
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     killed = sum(t.killed for t in tallies)
