@@ -347,3 +347,54 @@ def test_a_pipe_already_at_1_mib_is_enlarged_further_for_a_line_bound_past_half_
         asked.clear()
         LineWriter(write_fd, 65535, lambda: False)
         assert asked == []  # already large enough: left alone
+
+
+def test_after_the_last_write_the_writer_waits_until_a_slow_reader_has_taken_every_byte():
+    with pipe() as (read_fd, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"line\n")
+        writer.flush()
+        drained = bytearray()
+        threading.Timer(0.3, lambda: drained.extend(os.read(read_fd, 1 << 16))).start()
+        started = time.monotonic()
+        writer.wait_until_read()
+        assert time.monotonic() - started >= 0.25 and bytes(drained) == b"line\n"
+
+
+def test_a_stop_while_the_last_bytes_are_unread_ends_the_wait_for_the_reader():
+    stopping = threading.Event()
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, stopping.is_set)
+        writer.write(b"line\n")
+        writer.flush()
+        threading.Timer(0.2, stopping.set).start()
+        with pytest.raises(Stopped):
+            writer.wait_until_read()
+
+
+def test_a_reader_gone_before_taking_the_last_bytes_is_a_broken_pipe():
+    with pipe() as (read_fd, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"line\n")
+        writer.flush()
+        threading.Timer(0.2, os.close, args=(read_fd,)).start()
+        with pytest.raises(BrokenPipeError):
+            writer.wait_until_read()
+
+
+def test_a_reader_that_takes_nothing_for_the_stall_time_is_reported_stuck(monkeypatch):
+    monkeypatch.setattr(output, "DRAIN_STALL_SECONDS", 0.3)
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"line\n")
+        writer.flush()
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="left 5 bytes unread"):
+            writer.wait_until_read()
+        assert time.monotonic() - started >= 0.3
+
+
+def test_a_writer_that_wrote_nothing_does_not_wait_for_bytes_it_did_not_write():
+    with pipe() as (_, write_fd):
+        os.write(write_fd, b"not ours\n")
+        LineWriter(write_fd, 4096, lambda: True).wait_until_read()  # returns: no Stopped, no wait
