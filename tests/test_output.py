@@ -398,3 +398,13 @@ def test_a_writer_that_wrote_nothing_does_not_wait_for_bytes_it_did_not_write():
     with pipe() as (_, write_fd):
         os.write(write_fd, b"not ours\n")
         LineWriter(write_fd, 4096, lambda: True).wait_until_read()  # returns: no Stopped, no wait
+
+
+def test_with_the_reader_at_risk_a_few_lines_in_the_pipe_count_as_none_delivered():
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        for _ in range(3):
+            writer.write(b"line\n")
+        writer.flush()
+        assert writer.delivered(reader_at_risk=False) == 3
+        assert writer.delivered(reader_at_risk=True) == 0
