@@ -179,3 +179,16 @@ def test_an_invalid_item_at_the_end_is_reported_at_its_character_in_the_whole_bo
     offset = body.index(b"x")  # ASCII: bytes and characters agree
     with pytest.raises(DataError, match=rf"inside event 20: .*\(Expecting value at character {offset}\)"):
         read_all(body, size=7, max_item_chars=1000)
+
+
+def test_an_item_is_bounded_by_its_own_length_not_by_what_precedes_it_in_the_buffer():
+    # 45 KB of events, then a 60 KB event cut by the end of the first 64 KiB read (its "},{" makes
+    # the fast path try it and hand it to the careful one there), then one more.
+    items = [{"k": "x" * 100} for _ in range(400)] + [{"s": "},{" + "y" * 60_000}, {"b": 2}]
+    assert read_all(json.dumps(items).encode(), size=65536, max_item_chars=80_000) == items
+
+
+def test_an_error_after_an_item_names_its_character_in_the_whole_body():
+    body = b"[" + b"1," * 50 + b"1 2]"
+    with pytest.raises(DataError, match=rf"invalid JSON after event 51: expected ',' or '\]' at character {body.index(b'2]')}"):
+        read_all(body, size=7)
