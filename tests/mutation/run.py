@@ -403,6 +403,12 @@ def run_target(target: Target, equivalents: Equivalents, mode: str = "run") -> T
         return tally
     if mode == "resume":
         refresh_for_resume(target)
+        with use_db(str(session), WorkDB.Mode.open) as db:  # listed since the session was made: not run
+            finished = {item.job_id for item, _ in db.completed_work_items}
+            db.set_multiple_results(
+                [job for job, key in keys.items() if job not in finished and key in equivalents],
+                WorkResult(worker_outcome=WorkerOutcome.SKIPPED),
+            )
     if mode == "recheck":
         recheck_survivors(target)
     if mode in ("run", "resume"):
