@@ -473,3 +473,12 @@ def test_a_value_of_fewer_characters_than_its_share_but_more_bytes_once_escaped_
     assert len(line) <= 4096
     assert 0 < len(cut["message"]) < 300 and cut["message"] == "\x01" * len(cut["message"])
     assert "message" in cut["tags"]["truncatedFields"].split(",")
+
+
+def test_a_shortened_raw_log_that_fills_its_share_exactly_is_kept_and_the_line_fills_the_bound():
+    # At 1,680 bytes rawLog's share is exactly the size of this shortening (level 16: one key kept,
+    # its value cut to 16 bytes and marked, the other ten keys counted): it is used, not a smaller one.
+    record = record_for(dict(EVENT, data={"items": ["abcdefghij" * 3] * 40}, message="m" * 100))
+    line = to_line(record, 1680)
+    assert len(line) == 1680
+    assert orjson.loads(line)["rawLog"] == '{"_id":"6744aa0c1f2e3d4c…[truncated]","…":"…[truncated] 10 more keys"}'
