@@ -408,3 +408,23 @@ def test_with_the_reader_at_risk_a_few_lines_in_the_pipe_count_as_none_delivered
         writer.flush()
         assert writer.delivered(reader_at_risk=False) == 3
         assert writer.delivered(reader_at_risk=True) == 0
+
+
+def test_with_the_reader_at_risk_its_last_131072_lines_count_as_undelivered_however_short():
+    # 140,000 lines of 32 bytes, read as they come: 4.5 MB, far past the margin in bytes (pipe +
+    # 1 MiB), so the reader's ring of 131,072 lines is what stays undelivered.
+    read_fd, write_fd = os.pipe()
+    drained = threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(read_fd, 1 << 20), b"")])
+    try:
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        drained.start()
+        for _ in range(140_000):
+            writer.write(b"w" * 31 + b"\n")
+        writer.flush()
+        writer.wait_until_read()
+        assert writer.delivered(reader_at_risk=False) == 140_000
+        assert writer.delivered(reader_at_risk=True) == 140_000 - 131_072
+    finally:
+        os.close(write_fd)
+        drained.join(timeout=30)
+        os.close(read_fd)
