@@ -192,3 +192,10 @@ def test_an_error_after_an_item_names_its_character_in_the_whole_body():
     body = b"[" + b"1," * 50 + b"1 2]"
     with pytest.raises(DataError, match=rf"invalid JSON after event 51: expected ',' or '\]' at character {body.index(b'2]')}"):
         read_all(body, size=7)
+
+
+def test_an_item_over_the_size_bound_is_an_error_when_more_events_follow_it():
+    # Followed by a comma, the object is read by the fast path: the bound holds there too.
+    body = json.dumps([{"a": 1}, {"big": "x" * 5000}, {"b": 2}]).encode()
+    with pytest.raises(DataError, match="event 1 at character [0-9]+ is larger than 1000 characters"):
+        read_all(body, size=256, max_item_chars=1000)
