@@ -482,3 +482,10 @@ def test_a_shortened_raw_log_that_fills_its_share_exactly_is_kept_and_the_line_f
     line = to_line(record, 1680)
     assert len(line) == 1680
     assert orjson.loads(line)["rawLog"] == '{"_id":"6744aa0c1f2e3d4c…[truncated]","…":"…[truncated] 10 more keys"}'
+
+
+def test_a_value_exactly_at_the_common_cap_is_kept_whole_and_not_listed_as_cut():
+    # At 2,311 bytes the cap shared by the cut values is 300 bytes: the 300-byte note is at it.
+    record = orjson.loads(to_line(record_for(dict(EVENT, message="m" * 3000, data={"note": "n" * 300})), 2311))
+    assert record["tags"]["data.note"] == "n" * 300
+    assert record["tags"]["truncatedFields"] == "rawLog,message"
