@@ -489,3 +489,10 @@ def test_a_value_exactly_at_the_common_cap_is_kept_whole_and_not_listed_as_cut()
     record = orjson.loads(to_line(record_for(dict(EVENT, message="m" * 3000, data={"note": "n" * 300})), 2311))
     assert record["tags"]["data.note"] == "n" * 300
     assert record["tags"]["truncatedFields"] == "rawLog,message"
+
+
+def test_a_shortened_raw_log_with_every_key_kept_says_no_key_was_left_out():
+    record = orjson.loads(to_line(record_for(dict(EVENT, message="m" * 3000)), 4096))
+    raw_log = json.loads(record["rawLog"])
+    assert raw_log["message"].endswith(SHORTENED_MARK)
+    assert list(raw_log) == list(EVENT)  # every key, and no "…" entry counting the ones left out

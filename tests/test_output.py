@@ -428,3 +428,24 @@ def test_with_the_reader_at_risk_its_last_131072_lines_count_as_undelivered_howe
         os.close(write_fd)
         drained.join(timeout=30)
         os.close(read_fd)
+
+
+def test_a_reader_that_keeps_taking_bytes_is_waited_for_past_the_stall_time(monkeypatch):
+    # The stall time counts from the reader's last progress, not from the start of the wait.
+    monkeypatch.setattr(output, "DRAIN_STALL_SECONDS", 0.3)
+    with pipe() as (read_fd, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"0123456789\n")
+        writer.flush()
+
+        def read_a_byte_at_a_time() -> None:
+            for _ in range(11):
+                time.sleep(0.1)
+                os.read(read_fd, 1)
+
+        reader = threading.Thread(target=read_a_byte_at_a_time)
+        reader.start()
+        started = time.monotonic()
+        writer.wait_until_read()
+        reader.join()
+        assert time.monotonic() - started >= 1.0
