@@ -410,11 +410,16 @@ def test_with_the_reader_at_risk_a_few_lines_in_the_pipe_count_as_none_delivered
         assert writer.delivered(reader_at_risk=True) == 0
 
 
+def read_until_closed(fd: int) -> None:
+    while os.read(fd, 1 << 20):
+        pass
+
+
 def test_with_the_reader_at_risk_its_last_131072_lines_count_as_undelivered_however_short():
     # 140,000 lines of 32 bytes, read as they come: 4.5 MB, far past the margin in bytes (pipe +
     # 1 MiB), so the reader's ring of 131,072 lines is what stays undelivered.
     read_fd, write_fd = os.pipe()
-    drained = threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(read_fd, 1 << 20), b"")])
+    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
     try:
         writer = LineWriter(write_fd, 4096, lambda: False)
         drained.start()
@@ -449,3 +454,23 @@ def test_a_reader_that_keeps_taking_bytes_is_waited_for_past_the_stall_time(monk
         writer.wait_until_read()
         reader.join()
         assert time.monotonic() - started >= 1.0
+
+
+def test_with_the_reader_at_risk_lines_within_the_pipe_and_1_mib_of_the_end_count_as_undelivered():
+    # 300,000 lines of 8 bytes: the margin in bytes (the pipe's size and the reader's 1 MiB)
+    # covers fewer lines than the reader's ring of 131,072, so it is what stays undelivered.
+    read_fd, write_fd = os.pipe()
+    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
+    try:
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        margin = pipe_size(write_fd) + 1_048_576
+        drained.start()
+        for _ in range(300_000):
+            writer.write(b"1234567\n")
+        writer.flush()
+        writer.wait_until_read()
+        assert writer.delivered(reader_at_risk=True) == (300_000 * 8 - margin) // 8
+    finally:
+        os.close(write_fd)
+        drained.join(timeout=30)
+        os.close(read_fd)
