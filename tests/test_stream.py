@@ -199,3 +199,8 @@ def test_an_item_over_the_size_bound_is_an_error_when_more_events_follow_it():
     body = json.dumps([{"a": 1}, {"big": "x" * 5000}, {"b": 2}]).encode()
     with pytest.raises(DataError, match="event 1 at character [0-9]+ is larger than 1000 characters"):
         read_all(body, size=256, max_item_chars=1000)
+
+
+def test_a_number_of_exactly_the_size_bound_cut_before_its_delimiter_is_read_whole():
+    # Its digits end the first chunk: whether it goes on is known only from the next one.
+    assert list(iter_json_array([b"[" + b"7" * 100, b"]"], max_item_chars=100)) == [int("7" * 100)]
