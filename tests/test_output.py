@@ -5,6 +5,7 @@ import contextlib
 import fcntl
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -474,3 +475,22 @@ def test_with_the_reader_at_risk_lines_within_the_pipe_and_1_mib_of_the_end_coun
         os.close(write_fd)
         drained.join(timeout=30)
         os.close(read_fd)
+
+
+def test_with_the_reader_at_risk_lines_within_8_mib_and_1_mib_of_the_end_of_a_socket_count_as_undelivered():
+    # A socket's buffers cannot be read: 8 MiB is assumed, plus the reader's 1 MiB. 200,000 lines of
+    # 64 bytes: that margin covers 147,456 lines, more than the reader's ring of 131,072.
+    writer_end, reader_end = socket.socketpair()
+    drained = threading.Thread(target=read_until_closed, args=(reader_end.fileno(),))
+    try:
+        writer = LineWriter(writer_end.fileno(), 4096, lambda: False)
+        drained.start()
+        for _ in range(200_000):
+            writer.write(b"s" * 63 + b"\n")
+        writer.flush()
+        assert writer.delivered(reader_at_risk=False) == 200_000
+        assert writer.delivered(reader_at_risk=True) == 200_000 - (9 << 20) // 64
+    finally:
+        writer_end.close()
+        drained.join(timeout=30)
+        reader_end.close()
