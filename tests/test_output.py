@@ -458,19 +458,20 @@ def test_a_reader_that_keeps_taking_bytes_is_waited_for_past_the_stall_time(monk
 
 
 def test_with_the_reader_at_risk_lines_within_the_pipe_and_1_mib_of_the_end_count_as_undelivered():
-    # 300,000 lines of 8 bytes: the margin in bytes (the pipe's size and the reader's 1 MiB)
-    # covers fewer lines than the reader's ring of 131,072, so it is what stays undelivered.
+    # 400,000 lines of 7 bytes: the margin in bytes (the pipe's size and the reader's 1 MiB)
+    # covers fewer lines than the reader's ring of 131,072, so it is what stays undelivered. (With
+    # the 1 MiB pipe, 2 MiB - 1 is a multiple of 7: a line ends one byte past the margin's edge.)
     read_fd, write_fd = os.pipe()
     drained = threading.Thread(target=read_until_closed, args=(read_fd,))
     try:
         writer = LineWriter(write_fd, 4096, lambda: False)
         margin = pipe_size(write_fd) + 1_048_576
         drained.start()
-        for _ in range(300_000):
-            writer.write(b"1234567\n")
+        for _ in range(400_000):
+            writer.write(b"123456\n")
         writer.flush()
         writer.wait_until_read()
-        assert writer.delivered(reader_at_risk=True) == (300_000 * 8 - margin) // 8
+        assert writer.delivered(reader_at_risk=True) == (400_000 * 7 - margin) // 7
     finally:
         os.close(write_fd)
         drained.join(timeout=30)
