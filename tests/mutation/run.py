@@ -210,18 +210,19 @@ class Equivalents:
     """The entries of equivalent.txt, `module || original line || mutated line || reason`, one a
     line (# comments), matched to mutants by module and line text, never by line number.
 
-    Modules move (issue 12 splits normalize.py, poll.py and others). An entry whose module is no
-    longer a file of plugin/ still matches a mutant with the same original and mutated lines in
-    whatever module that line now lives, and the report says so (update the entry's module). An
-    entry that matches no mutant any more is reported as stale, not fatal: it cannot hide a
-    survivor, since it matches nothing; a run of every target lists it for removal. A malformed
-    line is fatal, with its line number."""
+    Modules move (issue 12 splits normalize.py, poll.py and others). An entry whose module no
+    longer holds its original line (or no longer exists) still matches a mutant with the same
+    original and mutated lines in whatever module that line now lives, and the report says so
+    (update the entry's module). An entry that matches no mutant any more is reported as stale,
+    not fatal: it cannot hide a survivor, since it matches nothing; a run of every target lists it
+    for removal. A malformed line is fatal, with its line number."""
 
     def __init__(self, path: Path, package: Path) -> None:
         self.reasons: dict[str, str] = {}
-        self._moved: dict[str, str] = {}  # `original || mutated` -> the entry of a module now gone
+        self._moved: dict[str, str] = {}  # `original || mutated` -> an entry whose line left its module
         self.used: set[str] = set()
         self.moved_matches: dict[str, str] = {}  # entry -> the mutant key it matched elsewhere
+        self._sources: dict[Path, set[str]] = {}  # each module's lines, stripped
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if not line.strip() or line.startswith("#"):
                 continue
@@ -232,8 +233,16 @@ class Equivalents:
             if entry in self.reasons:
                 raise SystemExit(f"{path}:{number}: listed twice: {entry}")
             self.reasons[entry] = parts[3].strip()
-            if not (package / parts[0]).is_file():
+            if not self._still_in(package / parts[0], parts[1]):
                 self._moved[" || ".join(parts[1:3])] = entry
+
+    def _still_in(self, module: Path, original: str) -> bool:
+        """Whether the module still holds the entry's original line(s) (stripped)."""
+        if module not in self._sources:
+            text = module.read_text() if module.is_file() else ""
+            self._sources[module] = {line.strip() for line in text.splitlines()}
+        lines = self._sources[module]
+        return original in lines or all(line in lines for line in original.split(" / ") if line)
 
     def entry_for(self, key: str) -> str | None:
         """The entry that declares the mutant `key` equivalent, if any (and note it as used)."""
