@@ -496,3 +496,9 @@ def test_a_shortened_raw_log_with_every_key_kept_says_no_key_was_left_out():
     raw_log = json.loads(record["rawLog"])
     assert raw_log["message"].endswith(SHORTENED_MARK)
     assert list(raw_log) == list(EVENT)  # every key, and no "…" entry counting the ones left out
+
+
+def test_a_line_of_exactly_the_bound_is_written_as_is():
+    line = to_line(record_for(EVENT), 1 << 20)
+    assert to_line(record_for(EVENT), len(line)) == line
+    assert b'"truncated"' not in line

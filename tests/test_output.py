@@ -3,6 +3,7 @@ never leave part of a batch, and so half a line, in the pipe."""
 
 import contextlib
 import fcntl
+import itertools
 import os
 import random
 import socket
@@ -495,3 +496,18 @@ def test_with_the_reader_at_risk_lines_within_8_mib_and_1_mib_of_the_end_of_a_so
         writer_end.close()
         drained.join(timeout=30)
         reader_end.close()
+
+
+def test_a_reader_that_takes_nothing_for_10_seconds_is_stuck(monkeypatch):
+    # The README's figure. A clock that moves half a second at each look, so no test waits 10 s.
+    clock = itertools.count(1000.0, 0.5)
+    monkeypatch.setattr(output.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(output.time, "sleep", lambda seconds: None)
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"line\n")
+        writer.flush()
+        with pytest.raises(TimeoutError, match="left 5 bytes unread for 10 s"):
+            writer.wait_until_read()
+        stuck_at = next(clock)
+    assert 1010.0 < stuck_at <= 1012.0
