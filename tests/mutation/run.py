@@ -408,10 +408,11 @@ def run_target(target: Target, equivalents: Equivalents, mode: str = "run") -> T
     plan_file = BUILD / f"{target.name}.plan.json"
     plan = json.loads(plan_file.read_text()) if plan_file.exists() else classify(target, equivalents, mark_skipped=False)
     keys: dict[str, str] = plan["keys"]
-    tally.equivalent, tally.in_annotations, tally.not_applicable = plan["equivalent"], plan["in_annotations"], plan["not_applicable"]
-    for key in keys.values():
-        equivalents.entry_for(key)  # marks the entries in use, for the stale check
-    listed = tally.equivalent - tally.in_annotations
+    tally.in_annotations, tally.not_applicable = plan["in_annotations"], plan["not_applicable"]
+    # Counted from the file as it is now (it may have grown since the session was made); this
+    # also marks the entries in use, for the stale check.
+    listed = sum(1 for key in keys.values() if key in equivalents)
+    tally.equivalent = tally.in_annotations + listed
     print(
         f"[{target.name}] {len(keys) - listed} mutants to run; equivalent: {listed} listed, "
         f"{tally.in_annotations} in function annotations; {tally.not_applicable} cosmic-ray cannot apply",
