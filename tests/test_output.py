@@ -511,3 +511,25 @@ def test_a_reader_that_takes_nothing_for_10_seconds_is_stuck(monkeypatch):
             writer.wait_until_read()
         stuck_at = next(clock)
     assert 1010.0 < stuck_at <= 1012.0
+
+
+def test_a_writer_waiting_for_room_looks_at_the_pipe_again_at_least_every_tenth_of_a_second(monkeypatch):
+    # How soon it writes once the reader makes room, and how soon it sees a stop.
+    naps: list[float] = []
+    with pipe() as (read_fd, write_fd):
+
+        def nap(seconds: float) -> None:
+            naps.append(seconds)
+            if len(naps) == 3:  # the reader empties the pipe
+                os.set_blocking(read_fd, False)
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(read_fd, 1 << 20):
+                        pass
+
+        monkeypatch.setattr(output.time, "sleep", nap)
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        fill_the_pipe(write_fd)
+        writer.write(b"line\n")
+        writer.flush()
+        assert writer.written == 1
+    assert len(naps) >= 3 and max(naps) <= 0.1

@@ -207,3 +207,10 @@ def test_a_number_of_exactly_the_size_bound_cut_before_its_delimiter_is_read_who
     literal = "7" * 1_100_000
     chunks = [b"[" + literal.encode(), b"]"]
     assert list(iter_json_array(chunks, max_item_chars=len(literal))) == [literal]
+
+
+def test_an_item_of_exactly_the_size_bound_is_read():
+    item = {"k": "x" * 90}
+    size = len(json.dumps(item))
+    assert read_all(json.dumps([item]).encode(), max_item_chars=size) == [item]
+    assert read_all(json.dumps([item, item]).encode(), max_item_chars=size) == [item, item]
