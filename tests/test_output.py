@@ -533,3 +533,16 @@ def test_a_writer_waiting_for_room_looks_at_the_pipe_again_at_least_every_tenth_
         writer.flush()
         assert writer.written == 1
     assert len(naps) >= 3 and max(naps) <= 0.1
+
+
+def test_a_stop_while_the_writer_waits_for_room_is_seen_within_a_fraction_of_a_second():
+    stopping = threading.Event()
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, stopping.is_set)
+        fill_the_pipe(write_fd)
+        writer.write(b"line\n")
+        threading.Timer(0.2, stopping.set).start()
+        started = time.monotonic()
+        with pytest.raises(Stopped):
+            writer.flush()
+        assert time.monotonic() - started < 0.8 and writer.written == 0
