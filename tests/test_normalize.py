@@ -512,3 +512,15 @@ def test_a_raw_log_exactly_at_the_common_cap_is_kept_whole():
     record = orjson.loads(to_line(normalize(parse_event(event), event, ctx), 3434))
     assert json.loads(record["rawLog"])["data"]["ids"] == [1] * 120
     assert record["tags"]["truncatedFields"] == "sourceID"
+
+
+def test_when_the_list_of_cut_fields_alone_overflows_it_is_halved_until_the_line_fits():
+    # Five data keys of 120 control characters: their labels fill truncatedFields' 1,024
+    # characters, 6 bytes each once escaped; with every data tag dropped it still overflows 4,096
+    # bytes until it is halved to 512.
+    data = {f"{i:03d}" + "\x01" * 120: "v" * 50 for i in range(5)}
+    line = to_line(record_for(dict(EVENT, data=data)), 4096)
+    record = orjson.loads(line)
+    assert len(line) <= 4096
+    assert sorted(record["tags"]) == ["action", "org", "scope", "truncated", "truncatedFields"]
+    assert len(record["tags"]["truncatedFields"]) == 512

@@ -214,3 +214,8 @@ def test_an_item_of_exactly_the_size_bound_is_read():
     size = len(json.dumps(item))
     assert read_all(json.dumps([item]).encode(), max_item_chars=size) == [item]
     assert read_all(json.dumps([item, item]).encode(), max_item_chars=size) == [item, item]
+
+
+def test_a_number_at_the_very_end_of_a_cut_body_counts_as_read_and_the_body_as_cut_after_it():
+    with pytest.raises(DataError, match=r"ended after 2 events without its closing '\]'"):
+        read_all(b"[1, 12", size=3)
