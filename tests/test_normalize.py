@@ -524,3 +524,9 @@ def test_when_the_list_of_cut_fields_alone_overflows_it_is_halved_until_the_line
     assert len(line) <= 4096
     assert sorted(record["tags"]) == ["action", "org", "scope", "truncated", "truncatedFields"]
     assert len(record["tags"]["truncatedFields"]) == 512
+
+
+def test_a_data_value_that_is_no_json_scalar_is_skipped_and_the_keys_after_it_are_still_tags():
+    # No JSON parser yields a tuple; a caller building the event by hand can.
+    tags = record_for(dict(EVENT, data={"odd": (1, 2), "after": "kept"}))["tags"]
+    assert "data.odd" not in tags and tags["data.after"] == "kept"
