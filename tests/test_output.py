@@ -7,6 +7,8 @@ import itertools
 import os
 import random
 import socket
+import struct
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -546,3 +548,44 @@ def test_a_stop_while_the_writer_waits_for_room_is_seen_within_a_fraction_of_a_s
         with pytest.raises(Stopped):
             writer.flush()
         assert time.monotonic() - started < 0.8 and writer.written == 0
+
+
+def test_after_a_stop_a_batch_for_a_pipe_is_given_up_even_with_room_and_one_for_a_file_is_written(tmp_path):
+    with pipe() as (read_fd, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: True)
+        writer.write(b"line\n")
+        with pytest.raises(Stopped):
+            writer.flush()
+        assert writer.written == 0 and _unread(read_fd) == 0
+    with open(tmp_path / "out", "wb") as out:
+        writer = LineWriter(out.fileno(), 4096, lambda: True)
+        writer.write(b"line\n")
+        writer.flush()
+    assert writer.written == 1 and (tmp_path / "out").read_bytes() == b"line\n"
+
+
+def _unread(fd: int) -> int:
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def test_the_reader_buffer_of_a_pipe_is_the_pipe_whatever_size_it_got():
+    # A line bound past half a MiB asks for a pipe of twice the bound: 2 MiB where the system
+    # allows it, else the pipe keeps a size of its own; either way not the 1 MiB of the common
+    # case, and the margin is that pipe and the reader's 1 MiB. 600,000 lines of 7 bytes: the
+    # margin covers more lines than the reader's ring of 131,072.
+    read_fd, write_fd = os.pipe()
+    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
+    drained.start()
+    try:
+        writer = LineWriter(write_fd, 700_000, lambda: False)
+        margin = pipe_size(write_fd) + (1 << 20)
+        for _ in range(600_000):
+            writer.write(b"123456\n")
+        writer.flush()
+        writer.wait_until_read()
+        assert pipe_size(write_fd) != 1 << 20
+        assert writer.delivered(reader_at_risk=True) == (600_000 * 7 - margin) // 7
+    finally:
+        os.close(write_fd)
+        drained.join(timeout=30)
+        os.close(read_fd)
