@@ -465,6 +465,15 @@ def test_tags_are_dropped_only_until_the_keys_fit_even_with_no_byte_left_for_val
     assert record["message"] == "" and record["tags"]["data.002" + "k" * 100] == ""
 
 
+def test_keys_one_byte_over_the_bound_drop_one_more_tag():
+    # The same record in 4,143 bytes: with every value emptied the keys are one byte too long.
+    data = {f"{i:03d}" + "k" * 100: "v" * 300 for i in range(20)}
+    line = to_line(record_for(dict(EVENT, data=data)), 4143)
+    record = orjson.loads(line)
+    assert len(line) <= 4143
+    assert [key for key in record["tags"] if key.startswith("data.")] == [f"data.{key}" for key in list(data)[3:]]
+
+
 def test_a_value_of_fewer_characters_than_its_share_but_more_bytes_once_escaped_is_still_cut():
     # 300 control characters take 1,800 bytes escaped: more than the share each cut value gets here.
     record = record_for(dict(EVENT, message="\x01" * 300, userAgent="u" * 5000))

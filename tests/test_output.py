@@ -589,3 +589,20 @@ def test_the_reader_buffer_of_a_pipe_is_the_pipe_whatever_size_it_got():
         os.close(write_fd)
         drained.join(timeout=30)
         os.close(read_fd)
+
+
+def test_a_writer_waiting_for_its_last_bytes_to_be_read_looks_again_at_least_every_tenth_of_a_second(monkeypatch):
+    naps: list[float] = []
+    with pipe() as (read_fd, write_fd):
+
+        def nap(seconds: float) -> None:
+            naps.append(seconds)
+            if len(naps) == 3:  # the reader takes the line
+                os.read(read_fd, 1 << 16)
+
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"line\n")
+        writer.flush()
+        monkeypatch.setattr(output.time, "sleep", nap)
+        writer.wait_until_read()
+    assert len(naps) == 3 and max(naps) <= 0.1
