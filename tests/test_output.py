@@ -460,10 +460,12 @@ def test_a_reader_that_keeps_taking_bytes_is_waited_for_past_the_stall_time(monk
         assert time.monotonic() - started >= 1.0
 
 
-def test_with_the_reader_at_risk_lines_within_the_pipe_and_1_mib_of_the_end_count_as_undelivered():
-    # 400,000 lines of 7 bytes: the margin in bytes (the pipe's size and the reader's 1 MiB)
-    # covers fewer lines than the reader's ring of 131,072, so it is what stays undelivered. (With
-    # the 1 MiB pipe, 2 MiB - 1 is a multiple of 7: a line ends one byte past the margin's edge.)
+# 400,000 short lines: the margin in bytes (the pipe's size and the reader's 1 MiB) covers fewer
+# lines than the reader's ring of 131,072, so it is what stays undelivered. With the 1 MiB pipe,
+# 8-byte lines put a line's end exactly at the margin's edge (it counts as delivered), and 7-byte
+# lines one byte past it (2 MiB - 1 is a multiple of 7: it does not).
+@pytest.mark.parametrize("line", [b"1234567\n", b"123456\n"])
+def test_with_the_reader_at_risk_lines_within_the_pipe_and_1_mib_of_the_end_count_as_undelivered(line):
     read_fd, write_fd = os.pipe()
     drained = threading.Thread(target=read_until_closed, args=(read_fd,))
     try:
@@ -471,10 +473,10 @@ def test_with_the_reader_at_risk_lines_within_the_pipe_and_1_mib_of_the_end_coun
         margin = pipe_size(write_fd) + 1_048_576
         drained.start()
         for _ in range(400_000):
-            writer.write(b"123456\n")
+            writer.write(line)
         writer.flush()
         writer.wait_until_read()
-        assert writer.delivered(reader_at_risk=True) == (400_000 * 7 - margin) // 7
+        assert writer.delivered(reader_at_risk=True) == (400_000 * len(line) - margin) // len(line)
     finally:
         os.close(write_fd)
         drained.join(timeout=30)
