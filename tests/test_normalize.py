@@ -454,6 +454,13 @@ def test_when_each_cut_value_gets_one_byte_raw_log_is_emptied_since_its_smallest
     assert record["rawLog"] == ""
 
 
+def test_when_each_cut_value_gets_two_bytes_raw_log_is_the_empty_object():
+    # With 82-character keys the 20 data tags leave two bytes to each cut value: "{}" fits.
+    data = {f"{i:03d}" + "k" * 79: "v" * 300 for i in range(20)}
+    record = orjson.loads(to_line(record_for(dict(EVENT, data=data)), 4096))
+    assert record["message"] == "al" and record["rawLog"] == "{}"
+
+
 def test_tags_are_dropped_only_until_the_keys_fit_even_with_no_byte_left_for_values():
     # In 4,144 bytes this record's keys fit once two of its 20 data tags are dropped, with no byte
     # left for any value it may cut: a third tag is not dropped, every cut value is emptied.
