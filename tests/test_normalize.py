@@ -546,3 +546,10 @@ def test_a_data_value_that_is_no_json_scalar_is_skipped_and_the_keys_after_it_ar
     # No JSON parser yields a tuple; a caller building the event by hand can.
     tags = record_for(dict(EVENT, data={"odd": (1, 2), "after": "kept"}))["tags"]
     assert "data.odd" not in tags and tags["data.after"] == "kept"
+
+
+def test_a_shortened_list_in_raw_log_says_how_many_items_it_left_out():
+    record = record_for(dict(EVENT, data={"items": ["abcdefghij" * 3] * 40}, message="m" * 100))
+    items = json.loads(orjson.loads(to_line(record, 3800))["rawLog"])["data"]["items"]
+    kept = items[:-1]
+    assert 0 < len(kept) < 40 and items[-1] == f"{SHORTENED_MARK} {40 - len(kept)} more items"
