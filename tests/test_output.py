@@ -609,3 +609,21 @@ def test_a_writer_waiting_for_its_last_bytes_to_be_read_looks_again_at_least_eve
         monkeypatch.setattr(output.time, "sleep", nap)
         writer.wait_until_read()
     assert len(naps) == 3 and max(naps) <= 0.1
+
+
+def test_with_the_reader_at_risk_140000_empty_lines_inside_the_byte_margin_count_as_none_delivered():
+    read_fd, write_fd = os.pipe()
+    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
+    drained.start()
+    try:
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        for _ in range(140_000):
+            writer.write(b"\n")
+        writer.flush()
+        writer.wait_until_read()
+        assert writer.delivered(reader_at_risk=False) == 140_000
+        assert writer.delivered(reader_at_risk=True) == 0
+    finally:
+        os.close(write_fd)
+        drained.join(timeout=30)
+        os.close(read_fd)
