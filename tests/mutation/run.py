@@ -19,6 +19,7 @@ import difflib
 import json
 import os
 import resource
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -290,6 +291,11 @@ def environment(tree: Path) -> dict[str, str]:
     return env
 
 
+def test_command(target: Target) -> str:
+    """The tests of a target as one command line (cosmic-ray splits it with shlex)."""
+    return " ".join([PYTEST, *(shlex.quote(argument) for argument in target.tests)])
+
+
 def prepare(target: Target, equivalents: Equivalents) -> None:
     """A fresh copy of the tree and a cosmic-ray session whose out-of-scope and equivalent
     mutants are marked skipped; the plan (each mutant's key) is kept beside the session."""
@@ -297,7 +303,7 @@ def prepare(target: Target, equivalents: Equivalents) -> None:
     copy_tree(tree)
     module_path = f"hf_audit/{target.module}"
     config, session = BUILD / f"{target.name}.toml", BUILD / f"{target.name}.sqlite"
-    command = " ".join([PYTEST, *target.tests])
+    command = test_command(target)
     config.write_text(
         "[cosmic-ray]\n"
         f'module-path = "{module_path}"\n'
@@ -366,7 +372,7 @@ def recheck_survivors(target: Target) -> None:
     against the tests as they are now; their results replace the old ones."""
     refresh_for_resume(target, keep_survivors=True)
     tree, session = BUILD / target.name, BUILD / f"{target.name}.sqlite"
-    command = " ".join([PYTEST, *target.tests])
+    command = test_command(target)
     with use_db(str(session), WorkDB.Mode.open) as db:
         survivors = [item for item, result in db.completed_work_items if result.test_outcome == TestOutcome.SURVIVED]
     previous = Path.cwd()
