@@ -292,3 +292,10 @@ def test_a_body_retry_is_counted_once_in_the_fetch_figures(hub, tmp_path, monkey
     client = ExportClient(settings_for(hub, tmp_path, max_retries=2), time.monotonic() + 30)
     client.fetch(lambda items: list(items))
     assert (client.stats.retries, client.stats.attempts, client.stats.status) == (1, 2, 200)
+
+
+def test_a_plain_http_endpoint_ignores_proxies_from_the_environment_and_https_keeps_them(tmp_path):
+    # Plain http (loopback only) must not send the token through an HTTP_PROXY in clear.
+    plain = build_session(settings_for_url("http://127.0.0.1:9/x"), deadline=time.monotonic() + 60)
+    secure = build_session(settings_for_url("https://example.org/x"), deadline=time.monotonic() + 60)
+    assert plain.trust_env is False and secure.trust_env is True
