@@ -553,3 +553,11 @@ def test_a_shortened_list_in_raw_log_says_how_many_items_it_left_out():
     items = json.loads(orjson.loads(to_line(record, 3800))["rawLog"])["data"]["items"]
     kept = items[:-1]
     assert 0 < len(kept) < 40 and items[-1] == f"{SHORTENED_MARK} {40 - len(kept)} more items"
+
+
+def test_a_raw_log_that_is_not_json_is_cut_as_text():
+    # Not a record `normalize` makes, but to_line takes any record of the 51 columns.
+    record = record_for(EVENT)
+    record["rawLog"] = "plain text " * 1000
+    cut = orjson.loads(to_line(record, 4096))
+    assert cut["rawLog"] and ("plain text " * 1000).startswith(cut["rawLog"])
