@@ -561,3 +561,9 @@ def test_a_raw_log_that_is_not_json_is_cut_as_text():
     record["rawLog"] = "plain text " * 1000
     cut = orjson.loads(to_line(record, 4096))
     assert cut["rawLog"] and ("plain text " * 1000).startswith(cut["rawLog"])
+
+
+def test_a_multibyte_value_keeps_the_longest_prefix_within_its_share():
+    # At 4,097 bytes the message's share is 1,277 bytes: 638 two-byte characters, not one fewer.
+    line = to_line(record_for(dict(EVENT, message="é" * 3000)), 4097)
+    assert len(line) <= 4097 and orjson.loads(line)["message"] == "é" * 638
