@@ -564,6 +564,6 @@ def test_a_raw_log_that_is_not_json_is_cut_as_text():
 
 
 def test_a_multibyte_value_keeps_the_longest_prefix_within_its_share():
-    # At 4,097 bytes the message's share is 1,277 bytes: 638 two-byte characters, not one fewer.
+    # At 4,097 bytes the message's share holds 638 two-byte characters: all of them are kept.
     line = to_line(record_for(dict(EVENT, message="é" * 3000)), 4097)
     assert len(line) <= 4097 and orjson.loads(line)["message"] == "é" * 638
