@@ -120,6 +120,26 @@ def test_the_watermark_becomes_the_newest_event_printed(tmp_path):
     assert after.seen == {"seen-id": WATERMARK, "p1": "2026-11-25T11:10:00.000Z", "p2": "2026-11-25T11:20:00.000Z"}
 
 
+
+def test_an_event_ahead_of_the_clock_by_less_than_the_skew_moves_the_watermark_and_one_further_does_not(tmp_path):
+    # The default clock skew is 5 minutes; NOW is 12:00.
+    within = advance(tmp_path, checkpoint(), printed=[("ahead", "2026-11-25T12:03:00.000Z")])
+    assert within.watermark == "2026-11-25T12:03:00.000Z"
+    beyond = advance(tmp_path, checkpoint(), printed=[("future", "2026-11-25T12:10:00.000Z")])
+    assert beyond.watermark == WATERMARK and beyond.seen["future"] == "2026-11-25T12:10:00.000Z"
+
+
+def test_an_event_is_in_the_future_only_past_the_clock_and_its_skew(tmp_path):
+    dedupe = Dedupe(checkpoint(), settings(tmp_path), NOW)  # 12:00, 5 minutes of skew
+    assert not dedupe.is_future("2026-11-25T12:03:00.000Z")
+    assert not dedupe.is_future("2026-11-25T12:05:00.000Z")
+    assert dedupe.is_future("2026-11-25T12:05:00.001Z")
+
+
+def test_an_event_at_the_clock_plus_the_skew_still_moves_the_watermark(tmp_path):
+    after = advance(tmp_path, checkpoint(), printed=[("edge", "2026-11-25T12:05:00.000Z")])
+    assert after.watermark == "2026-11-25T12:05:00.000Z"
+
 def test_a_late_event_printed_never_moves_the_watermark_back(tmp_path):
     after = advance(tmp_path, checkpoint(), printed=[("late", "2026-11-25T10:30:00.000Z")])
     assert after.watermark == WATERMARK and after.seen["late"] == "2026-11-25T10:30:00.000Z"

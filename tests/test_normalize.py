@@ -443,3 +443,128 @@ def test_an_overflow_larger_than_the_longest_value_keeps_every_value_in_part():
 
 def test_the_same_resource_named_twice_is_listed_once():
     assert record_for(dict(EVENT, type="repo.x", data={"repo": "acme/x", "repoId": "acme/x"}))["resources"] == ["model:acme/x"]
+
+
+def test_when_each_cut_value_gets_one_byte_raw_log_is_emptied_since_its_smallest_json_takes_two():
+    # 20 data tags with 84-character keys leave the cut values one byte each within 4,096 bytes.
+    data = {f"{i:03d}" + "k" * 81: "v" * 300 for i in range(20)}
+    line = to_line(record_for(dict(EVENT, data=data)), 4096)
+    record = orjson.loads(line)
+    assert len(line) <= 4096
+    assert record["message"] == "a" and record["tags"]["data.000" + "k" * 81] == "v"
+    assert record["rawLog"] == ""
+
+
+def test_when_each_cut_value_gets_two_bytes_raw_log_is_the_empty_object():
+    # With 82-character keys the 20 data tags leave two bytes to each cut value: "{}" fits.
+    data = {f"{i:03d}" + "k" * 79: "v" * 300 for i in range(20)}
+    record = orjson.loads(to_line(record_for(dict(EVENT, data=data)), 4096))
+    assert record["message"] == "al" and record["rawLog"] == "{}"
+
+
+def test_tags_are_dropped_only_until_the_keys_fit_even_with_no_byte_left_for_values():
+    # In 4,144 bytes this record's keys fit once two of its 20 data tags are dropped, with no byte
+    # left for any value it may cut: a third tag is not dropped, every cut value is emptied.
+    data = {f"{i:03d}" + "k" * 100: "v" * 300 for i in range(20)}
+    line = to_line(record_for(dict(EVENT, data=data)), 4144)
+    record = orjson.loads(line)
+    assert len(line) == 4144
+    assert [key for key in record["tags"] if key.startswith("data.")] == [f"data.{key}" for key in list(data)[2:]]
+    assert record["message"] == "" and record["tags"]["data.002" + "k" * 100] == ""
+
+
+def test_keys_one_byte_over_the_bound_drop_one_more_tag():
+    # The same record in 4,143 bytes: with every value emptied the keys are one byte too long.
+    data = {f"{i:03d}" + "k" * 100: "v" * 300 for i in range(20)}
+    line = to_line(record_for(dict(EVENT, data=data)), 4143)
+    record = orjson.loads(line)
+    assert len(line) <= 4143
+    assert [key for key in record["tags"] if key.startswith("data.")] == [f"data.{key}" for key in list(data)[3:]]
+
+
+def test_a_value_of_fewer_characters_than_its_share_but_more_bytes_once_escaped_is_still_cut():
+    # 300 control characters take 1,800 bytes escaped: more than the share each cut value gets here.
+    record = record_for(dict(EVENT, message="\x01" * 300, userAgent="u" * 5000))
+    line = to_line(record, 4096)
+    cut = orjson.loads(line)
+    assert len(line) <= 4096
+    assert 0 < len(cut["message"]) < 300 and cut["message"] == "\x01" * len(cut["message"])
+    assert "message" in cut["tags"]["truncatedFields"].split(",")
+
+
+def test_a_shortened_raw_log_that_fills_its_share_exactly_is_kept_and_the_line_fills_the_bound():
+    # At 1,680 bytes rawLog's share is exactly the size of this shortening (level 16: one key kept,
+    # its value cut to 16 bytes and marked, the other ten keys counted): it is used, not a smaller one.
+    record = record_for(dict(EVENT, data={"items": ["abcdefghij" * 3] * 40}, message="m" * 100))
+    line = to_line(record, 1680)
+    assert len(line) == 1680
+    assert orjson.loads(line)["rawLog"] == '{"_id":"6744aa0c1f2e3d4c…[truncated]","…":"…[truncated] 10 more keys"}'
+
+
+def test_a_value_exactly_at_the_common_cap_is_kept_whole_and_not_listed_as_cut():
+    # At 2,311 bytes the cap shared by the cut values is 300 bytes: the 300-byte note is at it.
+    record = orjson.loads(to_line(record_for(dict(EVENT, message="m" * 3000, data={"note": "n" * 300})), 2311))
+    assert record["tags"]["data.note"] == "n" * 300
+    assert record["tags"]["truncatedFields"] == "rawLog,message"
+
+
+def test_a_shortened_raw_log_with_every_key_kept_says_no_key_was_left_out():
+    record = orjson.loads(to_line(record_for(dict(EVENT, message="m" * 3000)), 4096))
+    raw_log = json.loads(record["rawLog"])
+    assert raw_log["message"].endswith(SHORTENED_MARK)
+    assert list(raw_log) == list(EVENT)  # every key, and no "…" entry counting the ones left out
+
+
+def test_a_line_of_exactly_the_bound_is_written_as_is():
+    line = to_line(record_for(EVENT), 1 << 20)
+    assert to_line(record_for(EVENT), len(line)) == line
+    assert b'"truncated"' not in line
+
+
+def test_a_raw_log_exactly_at_the_common_cap_is_kept_whole():
+    # A 3,000-character source id is what is cut here; at 3,434 bytes rawLog's share is its own
+    # size, so its 120-item list is not shortened.
+    event = dict(EVENT, data={"ids": [1] * 120})
+    ctx = RecordContext(**(CTX.model_dump() | {"source_id": "s" * 3000}))  # a copy would keep CTX's cached template
+    record = orjson.loads(to_line(normalize(parse_event(event), event, ctx), 3434))
+    assert json.loads(record["rawLog"])["data"]["ids"] == [1] * 120
+    assert record["tags"]["truncatedFields"] == "sourceID"
+
+
+def test_when_the_list_of_cut_fields_alone_overflows_it_is_halved_until_the_line_fits():
+    # Five data keys of 120 control characters: their labels fill truncatedFields' 1,024
+    # characters, 6 bytes each once escaped; with every data tag dropped it still overflows 4,096
+    # bytes until it is halved to 512.
+    data = {f"{i:03d}" + "\x01" * 120: "v" * 50 for i in range(5)}
+    line = to_line(record_for(dict(EVENT, data=data)), 4096)
+    record = orjson.loads(line)
+    assert len(line) <= 4096
+    assert sorted(record["tags"]) == ["action", "org", "scope", "truncated", "truncatedFields"]
+    assert len(record["tags"]["truncatedFields"]) == 512
+
+
+def test_a_data_value_that_is_no_json_scalar_is_skipped_and_the_keys_after_it_are_still_tags():
+    # No JSON parser yields a tuple; a caller building the event by hand can.
+    tags = record_for(dict(EVENT, data={"odd": (1, 2), "after": "kept"}))["tags"]
+    assert "data.odd" not in tags and tags["data.after"] == "kept"
+
+
+def test_a_shortened_list_in_raw_log_says_how_many_items_it_left_out():
+    record = record_for(dict(EVENT, data={"items": ["abcdefghij" * 3] * 40}, message="m" * 100))
+    items = json.loads(orjson.loads(to_line(record, 3800))["rawLog"])["data"]["items"]
+    kept = items[:-1]
+    assert 0 < len(kept) < 40 and items[-1] == f"{SHORTENED_MARK} {40 - len(kept)} more items"
+
+
+def test_a_raw_log_that_is_not_json_is_cut_as_text():
+    # Not a record `normalize` makes, but to_line takes any record of the 51 columns.
+    record = record_for(EVENT)
+    record["rawLog"] = "plain text " * 1000
+    cut = orjson.loads(to_line(record, 4096))
+    assert cut["rawLog"] and ("plain text " * 1000).startswith(cut["rawLog"])
+
+
+def test_a_multibyte_value_keeps_the_longest_prefix_within_its_share():
+    # At 4,097 bytes the message's share holds 638 two-byte characters: all of them are kept.
+    line = to_line(record_for(dict(EVENT, message="é" * 3000)), 4097)
+    assert len(line) <= 4097 and orjson.loads(line)["message"] == "é" * 638

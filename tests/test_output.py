@@ -3,8 +3,12 @@ never leave part of a batch, and so half a line, in the pipe."""
 
 import contextlib
 import fcntl
+import itertools
 import os
 import random
+import socket
+import struct
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -347,3 +351,279 @@ def test_a_pipe_already_at_1_mib_is_enlarged_further_for_a_line_bound_past_half_
         asked.clear()
         LineWriter(write_fd, 65535, lambda: False)
         assert asked == []  # already large enough: left alone
+
+
+def test_after_the_last_write_the_writer_waits_until_a_slow_reader_has_taken_every_byte():
+    with pipe() as (read_fd, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"line\n")
+        writer.flush()
+        drained = bytearray()
+        threading.Timer(0.3, lambda: drained.extend(os.read(read_fd, 1 << 16))).start()
+        started = time.monotonic()
+        writer.wait_until_read()
+        assert time.monotonic() - started >= 0.25 and bytes(drained) == b"line\n"
+
+
+def test_a_stop_while_the_last_bytes_are_unread_ends_the_wait_for_the_reader():
+    stopping = threading.Event()
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, stopping.is_set)
+        writer.write(b"line\n")
+        writer.flush()
+        threading.Timer(0.2, stopping.set).start()
+        with pytest.raises(Stopped):
+            writer.wait_until_read()
+
+
+def test_a_reader_gone_before_taking_the_last_bytes_is_a_broken_pipe():
+    with pipe() as (read_fd, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"line\n")
+        writer.flush()
+        threading.Timer(0.2, os.close, args=(read_fd,)).start()
+        with pytest.raises(BrokenPipeError):
+            writer.wait_until_read()
+
+
+def test_a_reader_that_takes_nothing_for_the_stall_time_is_reported_stuck(monkeypatch):
+    monkeypatch.setattr(output, "DRAIN_STALL_SECONDS", 0.3)
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"line\n")
+        writer.flush()
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="left 5 bytes unread"):
+            writer.wait_until_read()
+        assert time.monotonic() - started >= 0.3
+
+
+def test_a_writer_that_wrote_nothing_does_not_wait_for_bytes_it_did_not_write():
+    with pipe() as (_, write_fd):
+        os.write(write_fd, b"not ours\n")
+        LineWriter(write_fd, 4096, lambda: True).wait_until_read()  # returns: no Stopped, no wait
+
+
+def test_with_the_reader_at_risk_a_few_lines_in_the_pipe_count_as_none_delivered():
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        for _ in range(3):
+            writer.write(b"line\n")
+        writer.flush()
+        assert writer.delivered(reader_at_risk=False) == 3
+        assert writer.delivered(reader_at_risk=True) == 0
+
+
+def read_until_closed(fd: int) -> None:
+    while os.read(fd, 1 << 20):
+        pass
+
+
+def test_with_the_reader_at_risk_its_last_131072_lines_count_as_undelivered_however_short():
+    # 140,000 lines of 32 bytes, read as they come: 4.5 MB, far past the margin in bytes (pipe +
+    # 1 MiB), so the reader's ring of 131,072 lines is what stays undelivered.
+    read_fd, write_fd = os.pipe()
+    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
+    try:
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        drained.start()
+        for _ in range(140_000):
+            writer.write(b"w" * 31 + b"\n")
+        writer.flush()
+        writer.wait_until_read()
+        assert writer.delivered(reader_at_risk=False) == 140_000
+        assert writer.delivered(reader_at_risk=True) == 140_000 - 131_072
+    finally:
+        os.close(write_fd)
+        drained.join(timeout=30)
+        os.close(read_fd)
+
+
+def test_a_reader_that_keeps_taking_bytes_is_waited_for_past_the_stall_time(monkeypatch):
+    # The stall time counts from the reader's last progress, not from the start of the wait.
+    monkeypatch.setattr(output, "DRAIN_STALL_SECONDS", 0.3)
+    with pipe() as (read_fd, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"0123456789\n")
+        writer.flush()
+
+        def read_a_byte_at_a_time() -> None:
+            for _ in range(11):
+                time.sleep(0.1)
+                os.read(read_fd, 1)
+
+        reader = threading.Thread(target=read_a_byte_at_a_time)
+        reader.start()
+        started = time.monotonic()
+        writer.wait_until_read()
+        reader.join()
+        assert time.monotonic() - started >= 1.0
+
+
+# 400,000 short lines: the margin in bytes (the pipe's size and the reader's 1 MiB) covers fewer
+# lines than the reader's ring of 131,072, so it is what stays undelivered. With the 1 MiB pipe,
+# 8-byte lines put a line's end exactly at the margin's edge (it counts as delivered), and 7-byte
+# lines one byte past it (2 MiB - 1 is a multiple of 7: it does not).
+@pytest.mark.parametrize("line", [b"1234567\n", b"123456\n"])
+def test_with_the_reader_at_risk_lines_within_the_pipe_and_1_mib_of_the_end_count_as_undelivered(line):
+    read_fd, write_fd = os.pipe()
+    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
+    try:
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        margin = pipe_size(write_fd) + 1_048_576
+        drained.start()
+        for _ in range(400_000):
+            writer.write(line)
+        writer.flush()
+        writer.wait_until_read()
+        assert writer.delivered(reader_at_risk=True) == (400_000 * len(line) - margin) // len(line)
+    finally:
+        os.close(write_fd)
+        drained.join(timeout=30)
+        os.close(read_fd)
+
+
+def test_with_the_reader_at_risk_lines_within_8_mib_and_1_mib_of_the_end_of_a_socket_count_as_undelivered():
+    # A socket's buffers cannot be read: 8 MiB is assumed, plus the reader's 1 MiB. 200,000 lines of
+    # 64 bytes: that margin covers 147,456 lines, more than the reader's ring of 131,072.
+    writer_end, reader_end = socket.socketpair()
+    drained = threading.Thread(target=read_until_closed, args=(reader_end.fileno(),))
+    try:
+        writer = LineWriter(writer_end.fileno(), 4096, lambda: False)
+        drained.start()
+        for _ in range(200_000):
+            writer.write(b"s" * 63 + b"\n")
+        writer.flush()
+        assert writer.delivered(reader_at_risk=False) == 200_000
+        assert writer.delivered(reader_at_risk=True) == 200_000 - (9 << 20) // 64
+    finally:
+        writer_end.close()
+        drained.join(timeout=30)
+        reader_end.close()
+
+
+def test_a_reader_that_takes_nothing_for_10_seconds_is_stuck(monkeypatch):
+    # The README's figure. A clock that moves half a second at each look, so no test waits 10 s.
+    clock = itertools.count(1000.0, 0.5)
+    monkeypatch.setattr(output.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(output.time, "sleep", lambda seconds: None)
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"line\n")
+        writer.flush()
+        with pytest.raises(TimeoutError, match="left 5 bytes unread for 10 s"):
+            writer.wait_until_read()
+        stuck_at = next(clock)
+    assert 1010.0 < stuck_at <= 1012.0
+
+
+def test_a_writer_waiting_for_room_looks_at_the_pipe_again_at_least_every_tenth_of_a_second(monkeypatch):
+    # How soon it writes once the reader makes room, and how soon it sees a stop.
+    naps: list[float] = []
+    with pipe() as (read_fd, write_fd):
+
+        def nap(seconds: float) -> None:
+            naps.append(seconds)
+            if len(naps) == 3:  # the reader empties the pipe
+                os.set_blocking(read_fd, False)
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(read_fd, 1 << 20):
+                        pass
+
+        monkeypatch.setattr(output.time, "sleep", nap)
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        fill_the_pipe(write_fd)
+        writer.write(b"line\n")
+        writer.flush()
+        assert writer.written == 1
+    assert len(naps) >= 3 and max(naps) <= 0.1
+
+
+def test_a_stop_while_the_writer_waits_for_room_is_seen_within_a_fraction_of_a_second():
+    stopping = threading.Event()
+    with pipe() as (_, write_fd):
+        writer = LineWriter(write_fd, 4096, stopping.is_set)
+        fill_the_pipe(write_fd)
+        writer.write(b"line\n")
+        threading.Timer(0.2, stopping.set).start()
+        started = time.monotonic()
+        with pytest.raises(Stopped):
+            writer.flush()
+        assert time.monotonic() - started < 0.8 and writer.written == 0
+
+
+def test_after_a_stop_a_batch_for_a_pipe_is_given_up_even_with_room_and_one_for_a_file_is_written(tmp_path):
+    with pipe() as (read_fd, write_fd):
+        writer = LineWriter(write_fd, 4096, lambda: True)
+        writer.write(b"line\n")
+        with pytest.raises(Stopped):
+            writer.flush()
+        assert writer.written == 0 and _unread(read_fd) == 0
+    with open(tmp_path / "out", "wb") as out:
+        writer = LineWriter(out.fileno(), 4096, lambda: True)
+        writer.write(b"line\n")
+        writer.flush()
+    assert writer.written == 1 and (tmp_path / "out").read_bytes() == b"line\n"
+    assert writer.delivered(reader_at_risk=True) == 1  # a file keeps what it was given
+
+
+def _unread(fd: int) -> int:
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def test_the_reader_buffer_of_a_pipe_is_the_pipe_whatever_size_it_got():
+    # A line bound past half a MiB asks for a pipe of twice the bound: 2 MiB where the system
+    # allows it, else the pipe keeps a size of its own; either way not the 1 MiB of the common
+    # case, and the margin is that pipe and the reader's 1 MiB. 600,000 lines of 7 bytes: the
+    # margin covers more lines than the reader's ring of 131,072.
+    read_fd, write_fd = os.pipe()
+    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
+    drained.start()
+    try:
+        writer = LineWriter(write_fd, 700_000, lambda: False)
+        margin = pipe_size(write_fd) + (1 << 20)
+        for _ in range(600_000):
+            writer.write(b"123456\n")
+        writer.flush()
+        writer.wait_until_read()
+        assert pipe_size(write_fd) != 1 << 20
+        assert writer.delivered(reader_at_risk=True) == (600_000 * 7 - margin) // 7
+    finally:
+        os.close(write_fd)
+        drained.join(timeout=30)
+        os.close(read_fd)
+
+
+def test_a_writer_waiting_for_its_last_bytes_to_be_read_looks_again_at_least_every_tenth_of_a_second(monkeypatch):
+    naps: list[float] = []
+    with pipe() as (read_fd, write_fd):
+
+        def nap(seconds: float) -> None:
+            naps.append(seconds)
+            if len(naps) == 3:  # the reader takes the line
+                os.read(read_fd, 1 << 16)
+
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        writer.write(b"line\n")
+        writer.flush()
+        monkeypatch.setattr(output.time, "sleep", nap)
+        writer.wait_until_read()
+    assert len(naps) == 3 and max(naps) <= 0.1
+
+
+def test_with_the_reader_at_risk_140000_empty_lines_inside_the_byte_margin_count_as_none_delivered():
+    read_fd, write_fd = os.pipe()
+    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
+    drained.start()
+    try:
+        writer = LineWriter(write_fd, 4096, lambda: False)
+        for _ in range(140_000):
+            writer.write(b"\n")
+        writer.flush()
+        writer.wait_until_read()
+        assert writer.delivered(reader_at_risk=False) == 140_000
+        assert writer.delivered(reader_at_risk=True) == 0
+    finally:
+        os.close(write_fd)
+        drained.join(timeout=30)
+        os.close(read_fd)

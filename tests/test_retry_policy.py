@@ -182,6 +182,20 @@ def test_a_body_cut_off_is_downloaded_again_whole(hub, tmp_path):
     assert len(hub.requests_seen) == 2
 
 
+
+def test_a_body_cut_off_is_downloaded_again_while_the_deadline_is_more_than_a_second_away(hub, tmp_path):
+    hub.queue_fault(Fault(kind="cut_body", fraction=0.5))
+    assert len(fetch_all(settings_for(hub, tmp_path), deadline_seconds=1.9)) == 5
+    assert len(hub.requests_seen) == 2
+
+
+def test_the_wait_before_downloading_a_cut_body_again_ends_a_second_before_the_deadline(hub, tmp_path):
+    # 1.3 s to the deadline: the retry waits until 0.3 s (not 2 s, not a whole second, not at all).
+    hub.queue_fault(Fault(kind="cut_body", fraction=0.5))
+    started = time.monotonic()
+    assert len(fetch_all(settings_for(hub, tmp_path), deadline_seconds=1.3)) == 5
+    assert 0.25 <= time.monotonic() - started < 0.9 and len(hub.requests_seen) == 2
+
 def test_a_body_cut_off_every_time_is_tried_max_retries_plus_one_times_at_most_three(hub, tmp_path):
     hub.queue_fault(Fault(kind="cut_body", fraction=0.5), times=10)
     with pytest.raises(NetworkError, match="broke off midway"):
@@ -321,3 +335,10 @@ def test_a_body_retry_is_counted_once_in_the_fetch_figures(hub, tmp_path, monkey
     for body in client.attempts():
         list(body)
     assert (client.stats.retries, client.stats.attempts, client.stats.status) == (1, 2, 200)
+
+
+def test_a_plain_http_endpoint_ignores_proxies_from_the_environment_and_https_keeps_them(tmp_path):
+    # Plain http (loopback only) must not send the token through an HTTP_PROXY in clear.
+    plain = build_session(settings_for_url("http://127.0.0.1:9/x"), deadline=time.monotonic() + 60)
+    secure = build_session(settings_for_url("https://example.org/x"), deadline=time.monotonic() + 60)
+    assert plain.trust_env is False and secure.trust_env is True

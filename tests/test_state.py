@@ -181,3 +181,20 @@ def test_reset_that_cannot_remove_the_file_is_a_state_error(tmp_path):
     s.path.mkdir(parents=True)  # unlink() of a directory fails, for root too
     with pytest.raises(StateError, match="cannot remove the checkpoint"):
         s.reset()
+
+
+def test_a_watermark_not_in_the_canonical_form_is_quoted_by_its_first_40_characters(tmp_path):
+    s = store(tmp_path)
+    (tmp_path / "state").mkdir()
+    s.path.write_text(json.dumps({"version": 1, "org": "acme", "watermark": "2026-11-01 " + "x" * 60}))
+    with pytest.raises(StateError) as raised:
+        s.load()
+    assert "corrupt (watermark: Value error, not a time of the form 2026-11-01T00:00:00.000Z: " in str(raised.value)
+    assert repr("2026-11-01 " + "x" * 29) + ")" in str(raised.value)
+
+
+def test_a_lookback_window_reaching_before_year_1_starts_at_the_floor():
+    with_floor = Checkpoint(org="acme", watermark="0001-01-05T00:00:00.000Z", floor="0001-01-01T00:00:00.000Z")
+    assert with_floor.window_start(timedelta(days=30)) == "0001-01-01T00:00:00.000Z"
+    assert with_floor.window_start(timedelta(days=1)) == "0001-01-04T00:00:00.000Z"
+    assert Checkpoint(org="acme", watermark="0001-01-05T00:00:00.000Z").window_start(timedelta(days=30)) is None

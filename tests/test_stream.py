@@ -71,7 +71,8 @@ def test_a_cut_off_body_yields_the_complete_items_before_failing():
     assert seen == [{"a": 1}, {"a": 2}]
 
 
-@pytest.mark.parametrize("body", [b"[1,,2]", b"[1 2]", b"[1,2,]", b'[{"a":1]', b"[1]x"])
+# Spaced objects take the fast path up to the last one: its trailing comma is still refused.
+@pytest.mark.parametrize("body", [b"[1,,2]", b"[1 2]", b"[1,2,]", b'[{"a": 1}, {"b": 2}, ]', b'[{"a":1]', b"[1]x"])
 def test_invalid_json_is_an_error(body):
     with pytest.raises(DataError):
         read_all(body)
@@ -145,6 +146,12 @@ def test_the_buffer_drops_what_was_read_when_it_refills():
     assert not buf.fill() and buf.eof
 
 
+
+def test_a_fill_brings_at_least_one_character_past_chunks_that_decode_to_nothing():
+    # An empty chunk and the first byte of a split "é" add no text: fill goes on to the next chunk.
+    buf = _Buffer(iter([b"", b"\xc3", b"\xa9x"]))
+    assert buf.fill() and buf.text == "\u00e9x"
+
 def test_integers_up_to_4000_digits_are_numbers_and_longer_ones_their_text():
     assert read_all(b"[" + b"9" * 4000 + b"]") == [int("9" * 4000)]
     assert read_all(b"[" + b"9" * 4001 + b"]") == ["9" * 4001]
@@ -170,3 +177,51 @@ def test_an_incomplete_utf8_sequence_after_the_closing_bracket_is_refused(body):
     # Found by the fragment fuzzer: the decoder's final U+FFFD was not counted as text, so it passed unseen.
     with pytest.raises(DataError, match="after the export's closing"):
         list(iter_json_array([body[:1], body[1:]], max_item_chars=1 << 20))
+
+
+def test_an_invalid_item_at_the_end_is_reported_at_its_character_in_the_whole_body():
+    # Small chunks: the buffer has dropped what it read, and the offset still counts from the body's start.
+    body = b"[" + b'{"a":1},' * 20 + b'{"b":x}]'
+    offset = body.index(b"x")  # ASCII: bytes and characters agree
+    with pytest.raises(DataError, match=rf"inside event 20: .*\(Expecting value at character {offset}\)"):
+        read_all(body, size=7, max_item_chars=1000)
+
+
+def test_an_item_is_bounded_by_its_own_length_not_by_what_precedes_it_in_the_buffer():
+    # 45 KB of events, then a 60 KB event cut by the end of the first 64 KiB read (its "},{" makes
+    # the fast path try it and hand it to the careful one there), then one more.
+    items = [{"k": "x" * 100} for _ in range(400)] + [{"s": "},{" + "y" * 60_000}, {"b": 2}]
+    assert read_all(json.dumps(items).encode(), size=65536, max_item_chars=80_000) == items
+
+
+def test_an_error_after_an_item_names_its_character_in_the_whole_body():
+    body = b"[" + b"1," * 50 + b"1 2]"
+    with pytest.raises(DataError, match=rf"invalid JSON after event 51: expected ',' or '\]' at character {body.index(b'2]')}"):
+        read_all(body, size=7)
+
+
+def test_an_item_over_the_size_bound_is_an_error_when_more_events_follow_it():
+    # Followed by a comma, the object is read by the fast path: the bound holds there too.
+    body = json.dumps([{"a": 1}, {"big": "x" * 5000}, {"b": 2}]).encode()
+    with pytest.raises(DataError, match="event 1 at character [0-9]+ is larger than 1000 characters"):
+        read_all(body, size=256, max_item_chars=1000)
+
+
+def test_a_number_of_exactly_the_size_bound_cut_before_its_delimiter_is_read_whole():
+    # Its 1.1 million digits (kept as text) end the first chunk, past the size the fast path leaves
+    # to the careful one: whether the number goes on is known only from the next chunk.
+    literal = "7" * 1_100_000
+    chunks = [b"[" + literal.encode(), b"]"]
+    assert list(iter_json_array(chunks, max_item_chars=len(literal))) == [literal]
+
+
+def test_an_item_of_exactly_the_size_bound_is_read():
+    item = {"k": "x" * 90}
+    size = len(json.dumps(item))
+    assert read_all(json.dumps([item]).encode(), max_item_chars=size) == [item]
+    assert read_all(json.dumps([item, item]).encode(), max_item_chars=size) == [item, item]
+
+
+def test_a_number_at_the_very_end_of_a_cut_body_counts_as_read_and_the_body_as_cut_after_it():
+    with pytest.raises(DataError, match=r"ended after 2 events without its closing '\]'"):
+        read_all(b"[1, 12", size=3)
