@@ -104,7 +104,7 @@ DECLARATIONS: tuple[Declaration, ...] = (
     ),
     Declaration("connect_timeout", "HF_AUDIT_CONNECT_TIMEOUT", "seconds", "time to connect to the Hub", default="10s"),
     Declaration("read_timeout", "HF_AUDIT_READ_TIMEOUT", "seconds", "time without a byte from the Hub before a read fails", default="60s"),
-    Declaration("max_retries", "HF_AUDIT_MAX_RETRIES", "int", "retries on connection errors, 408, 429 and 5xx, with backoff and jitter", default="6"),
+    Declaration("max_retries", "HF_AUDIT_MAX_RETRIES", "int", "retries on connection errors and HTTP 408, 429, 500, 502, 503 and 504, with backoff and jitter", default="6"),
     Declaration(
         "ca_bundle", "HF_AUDIT_CA_BUNDLE", "path",
         "CA bundle file for TLS verification; wins over REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE",

@@ -130,7 +130,7 @@ def test_an_event_ahead_of_the_clock_by_less_than_the_skew_moves_the_watermark_a
 
 
 def test_an_event_is_in_the_future_only_past_the_clock_and_its_skew(tmp_path):
-    dedupe = Dedupe(checkpoint(), settings(tmp_path), NOW)  # 12:00, 5 minutes of skew
+    dedupe = PollRules(checkpoint(), settings(tmp_path), NOW)  # 12:00, 5 minutes of skew
     assert not dedupe.is_future("2026-11-25T12:03:00.000Z")
     assert not dedupe.is_future("2026-11-25T12:05:00.000Z")
     assert dedupe.is_future("2026-11-25T12:05:00.001Z")

@@ -42,8 +42,8 @@ KNOWN_MUTANTS = (
         ("tests/test_retry_policy.py", "-k", "502"),
     ),
     KnownMutant(
-        "max_retries default 6 -> 2", "settings.py",
-        "max_retries: int = Field(default=6,", "max_retries: int = Field(default=2,",
+        "max_retries default 6 -> 2", "declarations.py",
+        'with backoff and jitter", default="6")', 'with backoff and jitter", default="2")',
         ("tests/test_settings.py", "-k", "default"),
     ),
     KnownMutant(
