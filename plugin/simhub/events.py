@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
-from itertools import accumulate
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any, Literal
 
 from hf_audit.simhub.richdata import enrich_data
