@@ -23,7 +23,7 @@ from hf_audit.simhub.events import generate_events, make_event
 try:  # the line bound lived in normalize.py before it got its own module
     from hf_audit.line import to_line
 except ImportError:  # pragma: no cover - only when run against the old code
-    from hf_audit.normalize import to_line  # type: ignore[attr-defined,no-redef]
+    from hf_audit.normalize import to_line  # type: ignore[attr-defined,no-redef]  # the old module's name for the same function
 
 END = datetime(2026, 11, 25, 17, 3, 34, 123000, tzinfo=UTC)
 # (workload, data profile, events, line bound): the shipped bound, and a small one that makes

@@ -37,7 +37,7 @@ def settings(tmp_path: Path, backfill: str = "all", lookback: timedelta = HOUR) 
 
 
 def checkpoint(**fields: object) -> Checkpoint:
-    return Checkpoint(org="acme", watermark=WATERMARK, seen={"seen-id": WATERMARK}, **fields)  # type: ignore[arg-type]
+    return Checkpoint(org="acme", watermark=WATERMARK, seen={"seen-id": WATERMARK}, **fields)  # type: ignore[arg-type]  # the test's fields, validated by the model
 
 
 # --- PollRules.verdict: the verdict on one event ------------------------------------------------------------

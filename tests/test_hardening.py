@@ -37,7 +37,7 @@ SHORTENED_MARK = "…[truncated]"  # how rawLog marks a value it shortened (READ
 
 
 def run_poll(env: dict, *argv: str, timeout: float = 60, **popen: object) -> PollRun:
-    proc = subprocess.run([POLL, *argv], env=env, capture_output=True, timeout=timeout, **popen)  # type: ignore[call-overload]
+    proc = subprocess.run([POLL, *argv], env=env, capture_output=True, timeout=timeout, **popen)  # type: ignore[call-overload]  # the caller's extra subprocess.run arguments, passed through
     stderr = proc.stderr.decode("utf-8", "replace")
     assert_no_secret(proc.stdout, stderr)
     return PollRun(proc.returncode, proc.stdout, stderr)
@@ -440,7 +440,7 @@ def test_a_text_setting_that_is_not_utf8_is_a_settings_error_on_one_line(hub, st
     env = {**poller_env(hub.url, state_dir, home, HF_AUDIT_LOG_FORMAT=log_format), variable: b"ac\xffme"}
     if variable == "HF_ENDPOINT":
         env[variable] = hub.url.encode() + b"/\xff"
-    run = run_poll(env)  # type: ignore[arg-type]
+    run = run_poll(env)  # type: ignore[arg-type]  # an undecodable bytes value in the environment is the test
     assert run.returncode == ExitCode.USAGE, run.stderr
     assert len(run.stderr.splitlines()) == 1 and phrase in run.stderr
     if log_format == "json":

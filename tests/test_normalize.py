@@ -340,7 +340,7 @@ def test_the_record_context_cannot_change_once_made():
     ctx = RecordContext(**CTX.model_dump())
     ctx.record_id("x")
     with pytest.raises(ValidationError):
-        ctx.org = "other"  # type: ignore[misc]
+        ctx.org = "other"  # type: ignore[misc]  # assigning to a frozen field is what the test does
 
 
 def test_moved_from_and_to_name_resources_only_for_a_repo_event_with_both():
