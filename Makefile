@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-test install-mutation test-receivers demo test bench bench-fleet chaos fuzz fleet detections mutation clean
+.PHONY: install install-test install-mutation test-receivers lint demo test bench bench-fleet chaos fuzz fleet detections mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,16 @@ install-mutation: $(VENV)/.mutation
 demo: install
 	$(BIN)/python -m hf_audit.demo
 
-## The whole test suite (what CI runs). pytest exits non-zero, 5 included, when nothing ran.
-test: install-test test-receivers
+## The whole test suite (what CI runs): lint and type checks first, so a finding stops it before
+## pytest; pytest exits non-zero, 5 included, when nothing ran.
+test: install-test test-receivers lint
 	$(BIN)/pytest
+
+## Lint and type checks, with the versions pinned in the test extra. Settings in pyproject.toml:
+## [tool.ruff] (ruff's classic defaults plus W, I, B, UP) and [tool.mypy] (strict on plugin/).
+lint: install-test
+	$(BIN)/ruff check plugin tests
+	$(BIN)/mypy plugin
 
 ## What the tests need besides Python packages. The Fluent Bit end-to-end tests run where a
 ## fluent-bit binary is on PATH (no registry ships one); their Loki path needs a real Loki-API
@@ -89,4 +96,4 @@ mutation: install-mutation
 	$(BIN)/python tests/mutation/run.py $(TARGETS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
@@ -62,8 +63,8 @@ class HubRetry(Retry):
     """urllib3 Retry that also waits for the Hub's `RateLimit: ...;t=<seconds>` and never
     sleeps past the poll deadline (it gives up instead, so the poll ends inside its interval)."""
 
-    def __init__(self, *args: object, deadline: float | None = None, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, deadline: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # Retry's own arguments, passed through as given
         self.deadline = deadline
 
     def new(self, **kw: object) -> HubRetry:
@@ -319,9 +320,8 @@ class ExportClient:
     def probe(self) -> bytes:
         """One request, for `check`: the first bytes of the export body (errors raise as in a poll)."""
         with self._open() as response:
-            for chunk in response.iter_content(256):
-                return chunk
-            return b""
+            chunks: Iterator[bytes] = response.iter_content(256)
+            return next(chunks, b"")
 
     def _chunks(self, response: requests.Response) -> Generator[bytes, None, None]:
         try:
@@ -340,7 +340,8 @@ class ExportClient:
         self.stats.request_id = response.headers.get("X-Request-Id", "")
         remaining = _RATELIMIT_REMAINING.search(response.headers.get("RateLimit", ""))
         self.stats.rate_limit_remaining = header_number(remaining.group(1)) if remaining else None
-        history = response.raw.retries.history if getattr(response.raw, "retries", None) else ()
+        retries = getattr(response.raw, "retries", None)
+        history = retries.history if retries else ()
         self.stats.retries += len(history)
 
 

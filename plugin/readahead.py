@@ -11,7 +11,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 _PUT_PATIENCE = 0.1  # seconds between looks at the stop flag while the queue is full
@@ -59,6 +59,6 @@ def read_ahead(source: Iterator[T], depth: int) -> Iterator[T]:
                 return
             if isinstance(item, _Failure):
                 raise item.error
-            yield item  # type: ignore[misc]
+            yield cast(T, item)  # only _END and _Failure are not items of `source`
     finally:
         stop.set()

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .enrich import IpEnricher
 from .errors import ExitCode, HfAuditError, LockedError
@@ -56,7 +56,7 @@ def run_poll(
     """One poll and its bookkeeping; `redact` masks secrets in what is kept on disk (the last
     error text may quote the Hub, and the Hub may quote the token)."""
     started = time.monotonic()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     store = StateStore(settings.state_dir, settings.org, settings.lock_timeout)
     outcome = PollOutcome(ExitCode.OK, PollReport())
     try:
@@ -110,7 +110,7 @@ def _last_poll(outcome: PollOutcome, duration: float) -> LastPoll:
     report = outcome.report
     fetch = report.fetch
     return LastPoll(
-        finished_at=format_time(datetime.now(timezone.utc)),
+        finished_at=format_time(datetime.now(UTC)),
         outcome=_OUTCOMES.get(outcome.exit_code, "error"),
         exit_code=int(outcome.exit_code),
         duration_seconds=round(duration, 3),

@@ -5,7 +5,7 @@ Each command takes the same lock as a poll, so it never races one.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
@@ -60,7 +60,7 @@ def set_watermark(settings: Settings, when: datetime, out: TextIO, *, confirmed:
     emitted on the next poll unless remembered; sinks fold re-sent events by id."""
     if not confirmed:
         raise UsageError("`state set-watermark` changes what the next poll emits. Pass --yes to do it")
-    moment = watermark_to_set(when, datetime.now(timezone.utc), force=force)
+    moment = watermark_to_set(when, datetime.now(UTC), force=force)
     store = _store(settings)
     with store.lock():
         updated = with_watermark(store.load() or Checkpoint(org=settings.org), moment)

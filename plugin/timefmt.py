@@ -6,7 +6,7 @@ Text in this form sorts in time order, so the checkpoint's rules compare strings
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 # ASCII digits only (\d alone takes any script's digits), matched whole with fullmatch: `$` would
 # let a trailing newline through into eventTime.
@@ -35,10 +35,10 @@ def is_canonical_time(value: str) -> bool:
 
 def format_time(value: datetime) -> str:
     """RFC 3339 UTC with milliseconds and a Z, the form every sink parses."""
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime:
     """An RFC 3339 time; one without an offset is taken as UTC."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -113,7 +113,7 @@ def measure(commands: Sequence[Sequence[str]], env: dict[str, str], timeout: flo
     stderr_files = [tempfile.TemporaryFile() for _ in commands]
     stats_files = [tempfile.NamedTemporaryFile(prefix="stats-", delete=False) for _ in commands]
     upstream: int | IO[bytes] | None = subprocess.DEVNULL
-    for argv, err, stats in zip(commands, stderr_files, stats_files):
+    for argv, err, stats in zip(commands, stderr_files, stats_files, strict=True):
         program = shutil.which(argv[0]) or argv[0]
         proc = subprocess.Popen(
             [sys.executable, "-S", str(MEASURE), stats.name, program, *argv[1:]],
@@ -147,7 +147,7 @@ def measure(commands: Sequence[Sequence[str]], env: dict[str, str], timeout: flo
         stats.close()
         figures.append(Path(stats.name).read_text().split())
         os.unlink(stats.name)
-    for argv, status, text, numbers in zip(commands, statuses, stderr_texts, figures):
+    for argv, status, text, numbers in zip(commands, statuses, stderr_texts, figures, strict=True):
         if status != 0 or len(numbers) != 3:
             reason = f"timed out after {timeout:.0f} s" if timed_out else f"exit status {status}"
             raise BenchError(f"{Path(argv[0]).name} failed ({reason}): {text.strip()[-800:]}")

@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"search benchmark skipped: {reason}")
         return 0
     started_load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
-    end = datetime.now(timezone.utc) - timedelta(minutes=5)
+    end = datetime.now(UTC) - timedelta(minutes=5)
     events = generate_events(args.events, seed=42, end=end, span=timedelta(days=60))
     rows = [Row("direct _bulk (same records, same node)"), Row("Fluent Bit, shipped config (poll included)")]
     with tempfile.TemporaryDirectory(prefix="hf-audit-bench-search-") as tmp, SimulatedHub(

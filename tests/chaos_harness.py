@@ -27,7 +27,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import ORG, TOKEN, poller_env
@@ -245,7 +245,7 @@ class ChaosPhase:
 
     def run(self) -> ChaosResult:
         started = time.monotonic()
-        end = datetime.now(timezone.utc) - timedelta(minutes=1)
+        end = datetime.now(UTC) - timedelta(minutes=1)
         initial = generate_events(INITIAL_EVENTS, seed=self.seed, end=end, span=timedelta(days=3), org=ORG)
         with SimulatedHub(
             org=ORG, token=TOKEN, events=initial, order="newest-first", seed=self.seed, rate_limit_quota=1_000_000

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -116,7 +116,7 @@ def run_like_fluent_bit(command: str, env: dict[str, str], timeout: float = 120)
 @pytest.fixture
 def export_events() -> list[dict]:
     """300 events over the last 10 days, every event type included."""
-    return generate_events(300, seed=7, end=datetime.now(timezone.utc) - timedelta(minutes=5), span=timedelta(days=10))
+    return generate_events(300, seed=7, end=datetime.now(UTC) - timedelta(minutes=5), span=timedelta(days=10))
 
 
 @pytest.fixture

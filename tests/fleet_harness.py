@@ -15,7 +15,7 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -151,7 +151,7 @@ def ring_counters(metrics_url: str) -> tuple[dict[str, float], float]:
 def run_fleet(work: Path, spec: FleetSpec) -> FleetResult:
     """One fleet run in the Fluent Bit on PATH; the caller checks there is one."""
     names = org_names(spec.orgs)
-    end = datetime.now(timezone.utc) - timedelta(minutes=10)
+    end = datetime.now(UTC) - timedelta(minutes=10)
     tokens = {name: f"hf_fleet_{secrets.token_hex(12)}" for name in names}
     hubs = [
         SimulatedHub(org=name, token=tokens[name], events=generate_events(spec.events, seed=100 + i, org=name, end=end, span=timedelta(days=20)))

@@ -83,7 +83,7 @@ class FluentBitConfig:
 
 def comparable_value(value: Value) -> Value:
     if isinstance(value, list):
-        return [comparable_value(item) for item in value]  # type: ignore[misc]
+        return [comparable_value(item) for item in value]  # type: ignore[misc]  # the items of a list value are str, so each result is a str
     text = value.strip()
     if text.lower() in _TRUE_WORDS:
         return "true"
@@ -166,7 +166,7 @@ def _text(value: Any) -> Value:
     if value is None:
         return ""
     if isinstance(value, list):
-        return [_text(item) for item in value]  # type: ignore[misc]
+        return [_text(item) for item in value]  # type: ignore[misc]  # a config list holds scalars, so each result is a str
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True)  # e.g. YAML processors, which classic cannot express
     return str(value)

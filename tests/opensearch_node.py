@@ -230,7 +230,7 @@ class OpenSearchNode:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self) -> "OpenSearchNode":
+    def start(self) -> OpenSearchNode:
         with self._lock:
             if self.proc is not None:
                 raise OpenSearchLauncherError("node already started")
@@ -364,7 +364,7 @@ class OpenSearchNode:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def __enter__(self) -> "OpenSearchNode":
+    def __enter__(self) -> OpenSearchNode:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -23,9 +23,9 @@ from hf_audit.simhub.events import generate_events, make_event
 try:  # the line bound lived in normalize.py before it got its own module
     from hf_audit.line import to_line
 except ImportError:  # pragma: no cover - only when run against the old code
-    from hf_audit.normalize import to_line  # type: ignore[attr-defined,no-redef]
+    from hf_audit.normalize import to_line  # type: ignore[attr-defined,no-redef]  # the old module's name for the same function
 
-END = datetime(2026, 11, 25, 17, 3, 34, 123000, tzinfo=timezone.utc)
+END = datetime(2026, 11, 25, 17, 3, 34, 123000, tzinfo=UTC)
 # (workload, data profile, events, line bound): the shipped bound, and a small one that makes
 # many rich records go through the cutting path.
 CORPORA: tuple[tuple[str, str, int, int], ...] = (
@@ -57,7 +57,7 @@ def _odd_events() -> list[dict]:
 def corpus_lines(profile: str, count: int, max_line_bytes: int) -> Iterator[bytes]:
     ctx = RecordContext(
         org="acme", workspace_id="ws-1", source_id="src-1", source_ttl_days=90,
-        received_at=datetime(2026, 11, 25, 17, 5, 0, 250000, tzinfo=timezone.utc), max_line_bytes=max_line_bytes,
+        received_at=datetime(2026, 11, 25, 17, 5, 0, 250000, tzinfo=UTC), max_line_bytes=max_line_bytes,
     )  # fmt: skip
     events = generate_events(count, seed=42, end=END, span=timedelta(days=20), data_profile=profile) + _odd_events()
     for event in events:

@@ -6,7 +6,7 @@ Sink tests (ClickHouse, OpenSearch, Loki, Fluent Bit) feed these exact lines to 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import ORG, TOKEN, poller_env, run_like_fluent_bit
@@ -33,7 +33,7 @@ def edge_case_events(end: datetime) -> list[dict]:
 
 
 def simulated_export_events(count: int = 2000) -> list[dict]:
-    end = datetime.now(timezone.utc) - timedelta(minutes=10)
+    end = datetime.now(UTC) - timedelta(minutes=10)
     return generate_events(count, seed=2026, end=end - timedelta(minutes=5), span=timedelta(days=20)) + edge_case_events(end)
 
 

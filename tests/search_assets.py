@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -54,7 +54,7 @@ def read_json(path: Path) -> Any:
 
 def search_export_events(count: int = 2000) -> list[dict]:
     """records.py's export plus 300 events over the three months before it."""
-    older_end = datetime.now(timezone.utc) - timedelta(days=21)
+    older_end = datetime.now(UTC) - timedelta(days=21)
     older = generate_events(300, seed=31, end=older_end, span=timedelta(days=80))
     return simulated_export_events(count) + older
 

@@ -1,12 +1,12 @@
 """Hypothesis strategies for Hub events that follow the export's JSON schema."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import strategies as st
 
 hex24 = st.text(alphabet="0123456789abcdef", min_size=24, max_size=24)
 created_at = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(timezone.utc)
+    min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
 ).map(lambda d: d.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
 event_type = st.sampled_from(["repo.create", "org.add_user", "org.settings.sso.enable", "oauth.token"]) | st.from_regex(
     r"\A[a-z_]{1,12}(\.[a-zA-Z0-9_]{1,12}){1,4}\Z"

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -235,7 +235,7 @@ class LaggingKill:
 def kill_while_the_reader_lags(workdir: Path, signum: int) -> LaggingKill:
     """Backfill through a reader slower than the poller, and signal it as soon as it sleeps
     inside write() on the full pipe (or, if that never happens, well into the output)."""
-    end = datetime.now(timezone.utc) - timedelta(minutes=1)
+    end = datetime.now(UTC) - timedelta(minutes=1)
     events = generate_events(LAGGING_EXPORT, seed=11, end=end, span=timedelta(hours=6), org=ORG)
     with SimulatedHub(org=ORG, token=TOKEN, events=events) as hub:
         env = poller_env(hub.url, workdir / "state", workdir, HF_AUDIT_LOG_FORMAT="json")

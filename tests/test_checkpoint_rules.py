@@ -6,7 +6,7 @@ sits on an edge: the window's first instant, the backfill window's first instant
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from hf_audit.errors import ExitCode, UsageError
 from hf_audit.settings import Backfill, Settings
 from hf_audit.state import Checkpoint
 
-NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 WATERMARK = "2026-11-25T11:00:00.000Z"
 HOUR = timedelta(hours=1)
 
@@ -37,7 +37,7 @@ def settings(tmp_path: Path, backfill: str = "all", lookback: timedelta = HOUR) 
 
 
 def checkpoint(**fields: object) -> Checkpoint:
-    return Checkpoint(org="acme", watermark=WATERMARK, seen={"seen-id": WATERMARK}, **fields)  # type: ignore[arg-type]
+    return Checkpoint(org="acme", watermark=WATERMARK, seen={"seen-id": WATERMARK}, **fields)  # type: ignore[arg-type]  # the test's fields, validated by the model
 
 
 # --- PollRules.verdict: the verdict on one event ------------------------------------------------------------
@@ -291,12 +291,12 @@ def test_set_watermark_takes_a_future_time_with_force():
 
 @pytest.mark.parametrize("year", [1, 9998])
 def test_set_watermark_takes_the_years_at_the_ends_of_the_range(year):
-    assert watermark_to_set(datetime(year, 6, 1, tzinfo=timezone.utc), NOW, force=True).startswith(f"{year:04d}-06-01")
+    assert watermark_to_set(datetime(year, 6, 1, tzinfo=UTC), NOW, force=True).startswith(f"{year:04d}-06-01")
 
 
 def test_set_watermark_refuses_year_9999_even_with_force():
     with pytest.raises(UsageError, match="9999-06-01T00:00:00.000Z is out of range"):
-        watermark_to_set(datetime(9999, 6, 1, tzinfo=timezone.utc), NOW, force=True)
+        watermark_to_set(datetime(9999, 6, 1, tzinfo=UTC), NOW, force=True)
 
 
 def test_a_set_watermark_is_also_the_floor_and_forgets_the_ids_from_then_on():

@@ -12,7 +12,7 @@ import itertools
 import json
 import secrets
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -135,7 +135,7 @@ def test_times_are_stored_as_utc_seconds_of_the_record_time(endpoint: ChdbHttpEn
     (row,) = stored_rows(endpoint, database)
     assert (row["eventTime"], row["receivedAt"]) == ("2026-11-25 17:03:34", "2026-11-25 18:00:00")
     epoch = endpoint.query(f"SELECT toUnixTimestamp(eventTime) FROM {database}.{TABLE}")
-    assert int(epoch) == int(datetime(2026, 11, 25, 17, 3, 34, tzinfo=timezone.utc).timestamp())
+    assert int(epoch) == int(datetime(2026, 11, 25, 17, 3, 34, tzinfo=UTC).timestamp())
 
 
 def test_a_redelivered_chunk_leaves_one_row_per_event(endpoint: ChdbHttpEndpoint, database: str, export_lines: list[bytes]) -> None:
@@ -195,7 +195,7 @@ def test_nulls_become_column_defaults(endpoint: ChdbHttpEndpoint, database: str,
 def test_rows_expire_source_ttl_days_after_the_event_and_zero_keeps_them(
     endpoint: ChdbHttpEndpoint, database: str, export_records: list[dict]
 ) -> None:
-    old = (datetime.now(timezone.utc) - timedelta(days=400)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    old = (datetime.now(UTC) - timedelta(days=400)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     base = export_records[0]
     cases = {
         "expired": dict(base, id="expired", eventTime=old, sourceTTL=30),
@@ -226,7 +226,7 @@ def test_inserting_the_decoded_query_directly_gives_the_same_rows(
 # away as soon as they are inserted.
 _CTX = RecordContext(
     org="acme", workspace_id="default", source_id="huggingface-acme", source_ttl_days=0,
-    received_at=datetime(2026, 11, 25, 17, 0, tzinfo=timezone.utc), max_line_bytes=65535,
+    received_at=datetime(2026, 11, 25, 17, 0, tzinfo=UTC), max_line_bytes=65535,
 )  # fmt: skip
 
 

@@ -48,7 +48,7 @@ def client_for(hub: SimulatedHub, tmp_path: Path, max_retries: int = 2) -> Expor
 
 
 def ids(items: list[object]) -> list[str]:
-    return [item["_id"] for item in items]  # type: ignore[index]
+    return [item["_id"] for item in items]  # type: ignore[index]  # the items are the export's JSON objects
 
 
 def test_a_whole_body_is_one_attempt_with_every_item_in_the_export_order(hub, tmp_path):

@@ -70,15 +70,15 @@ def offline() -> Iterator[None]:
 
     patched = {"connect": socket.socket.connect, "connect_ex": socket.socket.connect_ex}
     originals = (socket.create_connection, socket.getaddrinfo)
-    socket.socket.connect = refuse  # type: ignore[method-assign]
-    socket.socket.connect_ex = refuse  # type: ignore[method-assign]
-    socket.create_connection = refuse  # type: ignore[assignment]
-    socket.getaddrinfo = refuse  # type: ignore[assignment]
+    socket.socket.connect = refuse  # type: ignore[method-assign]  # patched for the test, put back below
+    socket.socket.connect_ex = refuse  # type: ignore[method-assign]  # patched for the test, put back below
+    socket.create_connection = refuse  # type: ignore[assignment]  # patched for the test, put back below
+    socket.getaddrinfo = refuse  # type: ignore[assignment]  # patched for the test, put back below
     try:
         yield
     finally:
-        socket.socket.connect, socket.socket.connect_ex = patched["connect"], patched["connect_ex"]  # type: ignore[method-assign]
-        socket.create_connection, socket.getaddrinfo = originals  # type: ignore[assignment]
+        socket.socket.connect, socket.socket.connect_ex = patched["connect"], patched["connect_ex"]  # type: ignore[method-assign]  # putting the originals back
+        socket.create_connection, socket.getaddrinfo = originals  # type: ignore[assignment]  # putting the originals back
 
 
 # --- the pack ----------------------------------------------------------------------------------------

@@ -27,7 +27,15 @@ from hf_audit.normalize import COLUMNS
 from hf_audit.simhub.server import SimulatedHub
 from ip_databases import build_databases
 from opensearch_node import skip_reason, start_session_node
-from search_assets import ES_TEMPLATE, OS_TEMPLATE, SearchClient, bulk_body, load_build_templates, read_json, search_export_events
+from search_assets import (
+    ES_TEMPLATE,
+    OS_TEMPLATE,
+    SearchClient,
+    bulk_body,
+    load_build_templates,
+    read_json,
+    search_export_events,
+)
 
 KIBANA_NDJSON = REPO / "fluent-bit" / "kibana" / "hf-audit.ndjson"
 README = (REPO / "README.md").read_text(encoding="utf-8")

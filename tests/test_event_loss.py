@@ -16,7 +16,7 @@ import subprocess
 import termios
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,11 +24,11 @@ import pytest
 from chaos_harness import OutputReader, summary_of
 from conftest import ORG, TOKEN, poller_env, run_like_fluent_bit
 from hf_audit.errors import ExitCode
-from hf_audit.timefmt import format_time, parse_time
 from hf_audit.output import READER_BUFFER_BYTES, READER_BUFFER_LINES, LineWriter
 from hf_audit.simhub.events import generate_events, make_event
 from hf_audit.simhub.server import SimulatedHub
 from hf_audit.state import StateStore
+from hf_audit.timefmt import format_time, parse_time
 
 FAR_FUTURE = "2099-06-01T12:00:00.000Z"
 
@@ -39,7 +39,7 @@ def event_at(created_at: str, seed: int, event_type: str = "repo.create") -> dic
 
 def fresh_events(count: int, seed: int) -> list[dict]:
     """Events of the last minute, as a Hub adds them between two polls."""
-    return generate_events(count, seed=seed, end=datetime.now(timezone.utc) - timedelta(seconds=1), span=timedelta(seconds=50), org=ORG)
+    return generate_events(count, seed=seed, end=datetime.now(UTC) - timedelta(seconds=1), span=timedelta(seconds=50), org=ORG)
 
 
 def json_poll(hub: SimulatedHub, state_dir: Path, home: Path, command: str = "hf-audit-poll", **overrides: str):
@@ -77,16 +77,16 @@ def test_a_far_future_event_is_printed_once_and_later_events_keep_coming(hub, st
 
 def test_the_watermark_never_passes_the_clock_plus_the_skew(hub, state_dir, tmp_path):
     hub.add_events([event_at(FAR_FUTURE, seed=1)])
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     json_poll(hub, state_dir, tmp_path, HF_AUDIT_CLOCK_SKEW="10m")
     saved = checkpoint(state_dir)
-    assert saved.watermark <= format_time(datetime.now(timezone.utc) + timedelta(minutes=10))
+    assert saved.watermark <= format_time(datetime.now(UTC) + timedelta(minutes=10))
     assert saved.watermark < format_time(before)  # the newest real event, not the clock: none is ahead
     assert FAR_FUTURE in saved.seen.values()  # remembered by id until the clock passes it
 
 
 def test_an_event_within_the_skew_moves_the_watermark(hub, state_dir, tmp_path):
-    ahead = format_time(datetime.now(timezone.utc) + timedelta(minutes=30))
+    ahead = format_time(datetime.now(UTC) + timedelta(minutes=30))
     hub.add_events([event_at(ahead, seed=3)])
     _, summary = json_poll(hub, state_dir, tmp_path, HF_AUDIT_CLOCK_SKEW="1h")
     assert summary["future"] == 0
@@ -123,7 +123,7 @@ def test_a_clock_skew_beyond_a_day_or_not_a_duration_is_a_settings_error(poll, v
 
 
 def test_set_watermark_refuses_a_future_time_without_force(poll, state_dir):
-    future = format_time(datetime.now(timezone.utc) + timedelta(hours=1))
+    future = format_time(datetime.now(UTC) + timedelta(hours=1))
     refused = poll(f"state set-watermark {future} --yes")
     assert refused.returncode == ExitCode.USAGE
     assert "future" in refused.stderr and "--force" in refused.stderr
@@ -134,7 +134,7 @@ def test_set_watermark_refuses_a_future_time_without_force(poll, state_dir):
 
 
 def test_set_watermark_takes_a_past_time_without_force(poll, state_dir):
-    past = format_time(datetime.now(timezone.utc) - timedelta(days=1))
+    past = format_time(datetime.now(UTC) - timedelta(days=1))
     assert poll(f"state set-watermark {past} --yes").returncode == 0
     assert checkpoint(state_dir).watermark == past
 

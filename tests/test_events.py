@@ -1,7 +1,7 @@
 """parse_event: an item the Hub sends as the model declares it is used as it is; every other item
 is decided by the HubEvent model, and both ways give the same record."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -9,14 +9,13 @@ from hypothesis import strategies as st
 
 from hf_audit.events import HubEvent, MalformedEvent, _validated, parse_event, too_deep_event_id
 from hf_audit.normalize import RecordContext, normalize
-from hf_audit.stream import TooDeep
 from hf_audit.simhub.events import generate_events
-
+from hf_audit.stream import TooDeep
 from strategies import hub_events
 
 CTX = RecordContext(
     org="acme", workspace_id="ws", source_id="src", source_ttl_days=90,
-    received_at=datetime(2026, 11, 25, tzinfo=timezone.utc), max_line_bytes=65536,
+    received_at=datetime(2026, 11, 25, tzinfo=UTC), max_line_bytes=65536,
 )  # fmt: skip
 
 # Values that the model coerces, refuses or reads under another name.

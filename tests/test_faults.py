@@ -31,7 +31,7 @@ import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -191,7 +191,7 @@ def test_200_with_an_empty_array(steady):
 
 
 def test_a_single_10_mb_event_is_printed_cut_to_the_line_bound_and_flagged(steady):
-    big = make_event("repo.update_settings", datetime.now(timezone.utc), rng=random.Random(4), org=ORG)
+    big = make_event("repo.update_settings", datetime.now(UTC), rng=random.Random(4), org=ORG)
     big["message"] = "m" * 10_000_000
     steady.hub.add_events([big])
     run = steady.poll()
@@ -207,7 +207,7 @@ def test_a_single_10_mb_event_is_printed_cut_to_the_line_bound_and_flagged(stead
 
 
 def test_a_clock_far_off_warns_and_prints_each_event_once(state_dir, tmp_path):
-    future = datetime.now(timezone.utc) + timedelta(days=3)
+    future = datetime.now(UTC) + timedelta(days=3)
     events = generate_events(40, seed=5, end=future, span=timedelta(hours=6))
     with SimulatedHub(org=ORG, token=TOKEN, events=events) as hub:
         env = poller_env(hub.url, state_dir, tmp_path)
@@ -277,7 +277,7 @@ def test_state_directory_under_a_regular_file(steady, tmp_path):
 def crowded_hub() -> Iterator[SimulatedHub]:
     """2,000 events within the last hours: all in the lookback window, so the checkpoint holds
     all their ids (~100 KB) while a poll of a few new events spools only a few KB."""
-    events = generate_events(2000, seed=9, end=datetime.now(timezone.utc) - timedelta(minutes=1), span=timedelta(hours=3))
+    events = generate_events(2000, seed=9, end=datetime.now(UTC) - timedelta(minutes=1), span=timedelta(hours=3))
     with SimulatedHub(org=ORG, token=TOKEN, events=events) as running:
         yield running
 

@@ -18,7 +18,7 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -105,7 +105,7 @@ def summaries(log: str) -> list[dict[str, str]]:
 
 def run_with_restarts(work: Path, how: str) -> Restarts:
     user, password = "hf_audit_writer", secrets.token_urlsafe(16)
-    events = generate_events(BACKFILL, seed=909, end=datetime.now(timezone.utc) - timedelta(minutes=2), span=timedelta(days=5), org=ORG)
+    events = generate_events(BACKFILL, seed=909, end=datetime.now(UTC) - timedelta(minutes=2), span=timedelta(days=5), org=ORG)
     database = f"hf_audit_{how.replace('-', '_')}"
     log = work / "fluent-bit.log"
     with (

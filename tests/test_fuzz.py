@@ -27,15 +27,15 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, reject, settings
-from jsonschema import Draft202012Validator
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from conftest import assert_no_secret, poller_env, spec_file, spec_python_types
 from hf_audit.errors import DataError, ExitCode
@@ -49,7 +49,7 @@ from strategies import hub_events
 SCALE = max(1, int(os.environ.get("HF_AUDIT_FUZZ_SCALE", "1")))
 CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 MAX_ITEM_CHARS = 1 << 20
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 SAMPLE_EVENTS = generate_events(120, seed=11, end=NOW - timedelta(minutes=5), span=timedelta(days=2))
 VALID_EXPORT = json.dumps(SAMPLE_EVENTS[:6]).encode()
 
@@ -133,7 +133,8 @@ def _flip_bits(body: bytes, positions: list[int], bits: list[int]) -> bytes:
     if not body:
         return body
     mutated = bytearray(body)
-    for position, bit in zip(positions, bits):
+    # `bits` is a pool of eight, `positions` one to eight long: the extra bits go unused.
+    for position, bit in zip(positions, bits, strict=False):
         mutated[position % len(mutated)] ^= 1 << bit
     return bytes(mutated)
 

@@ -14,7 +14,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -37,7 +37,7 @@ SHORTENED_MARK = "…[truncated]"  # how rawLog marks a value it shortened (READ
 
 
 def run_poll(env: dict, *argv: str, timeout: float = 60, **popen: object) -> PollRun:
-    proc = subprocess.run([POLL, *argv], env=env, capture_output=True, timeout=timeout, **popen)  # type: ignore[call-overload]
+    proc = subprocess.run([POLL, *argv], env=env, capture_output=True, timeout=timeout, **popen)  # type: ignore[call-overload]  # the caller's extra subprocess.run arguments, passed through
     stderr = proc.stderr.decode("utf-8", "replace")
     assert_no_secret(proc.stdout, stderr)
     return PollRun(proc.returncode, proc.stdout, stderr)
@@ -59,7 +59,7 @@ def health_of(state_dir: Path) -> dict:
 
 
 def export_body(count: int = 3, seed: int = 11) -> tuple[bytes, list[str]]:
-    events = generate_events(count, seed=seed, end=datetime.now(timezone.utc) - timedelta(minutes=5), span=timedelta(hours=2))
+    events = generate_events(count, seed=seed, end=datetime.now(UTC) - timedelta(minutes=5), span=timedelta(hours=2))
     return orjson.dumps(events), [e["_id"] for e in events]
 
 
@@ -299,7 +299,7 @@ EVENT = {"_id": "6740c3a5e0f1a2b3c4d5e6f7", "createdAt": "2026-11-25T17:03:34.12
 
 def line_for(event: dict, bound: int = 65535) -> tuple[bytes, dict]:
     ctx = RecordContext(org=ORG, workspace_id="w", source_id="s", source_ttl_days=1,
-                        received_at=datetime(2026, 11, 25, tzinfo=timezone.utc), max_line_bytes=bound)  # fmt: skip
+                        received_at=datetime(2026, 11, 25, tzinfo=UTC), max_line_bytes=bound)  # fmt: skip
     line = to_line(normalize(parse_event(event), event, ctx), bound)
     assert len(line) <= bound and line.count(b"\n") == 1
     return line, json.loads(line)
@@ -343,7 +343,7 @@ def test_a_raw_log_too_large_to_fit_is_the_event_shortened_and_marked_not_an_emp
 
 def test_a_normal_size_line_is_the_plain_dump_of_the_record():
     ctx = RecordContext(org=ORG, workspace_id="w", source_id="s", source_ttl_days=1,
-                        received_at=datetime(2026, 11, 25, tzinfo=timezone.utc), max_line_bytes=65535)  # fmt: skip
+                        received_at=datetime(2026, 11, 25, tzinfo=UTC), max_line_bytes=65535)  # fmt: skip
     for event in generate_events(200, seed=9):
         record = normalize(parse_event(event), event, ctx)
         assert to_line(record, 65535) == orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
@@ -365,7 +365,7 @@ def test_a_line_break_at_the_end_of_the_organization_cannot_split_a_log_line(hub
 
 
 def test_organizations_whose_file_names_collided_keep_apart(state_dir, home):
-    events = {org: generate_events(20, seed=seed, end=datetime.now(timezone.utc) - timedelta(minutes=5)) for seed, org in enumerate((ORG, f"{ORG}.health"))}
+    events = {org: generate_events(20, seed=seed, end=datetime.now(UTC) - timedelta(minutes=5)) for seed, org in enumerate((ORG, f"{ORG}.health"))}
     with SimulatedHub(org=ORG, token=TOKEN, events=events[ORG]) as first, SimulatedHub(org=f"{ORG}.health", token=TOKEN, events=events[f"{ORG}.health"]) as second:
         for hub, org in ((first, ORG), (second, f"{ORG}.health"), (first, ORG), (second, f"{ORG}.health")):
             run = run_poll(poller_env(hub.url, state_dir, home, HF_ORG=org))
@@ -440,7 +440,7 @@ def test_a_text_setting_that_is_not_utf8_is_a_settings_error_on_one_line(hub, st
     env = {**poller_env(hub.url, state_dir, home, HF_AUDIT_LOG_FORMAT=log_format), variable: b"ac\xffme"}
     if variable == "HF_ENDPOINT":
         env[variable] = hub.url.encode() + b"/\xff"
-    run = run_poll(env)  # type: ignore[arg-type]
+    run = run_poll(env)  # type: ignore[arg-type]  # an undecodable bytes value in the environment is the test
     assert run.returncode == ExitCode.USAGE, run.stderr
     assert len(run.stderr.splitlines()) == 1 and phrase in run.stderr
     if log_format == "json":

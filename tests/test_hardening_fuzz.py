@@ -20,7 +20,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -28,12 +28,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ORG, TOKEN, assert_no_secret, poller_env
+from conftest import ORG, assert_no_secret, poller_env
 from hf_audit.cli import OPTIONS, main
 from hf_audit.errors import ExitCode
 from hf_audit.events import parse_event
-from hf_audit.logs import Redactor, StructuredFormatter
 from hf_audit.line import to_line
+from hf_audit.logs import Redactor, StructuredFormatter
 from hf_audit.normalize import RecordContext, normalize
 from hf_audit.simhub.events import generate_events
 from scripted_server import Answer, ScriptedServer, json_answer
@@ -70,7 +70,7 @@ def header_text(literal: str) -> str:
 
 
 def export(count: int = 2) -> list[dict]:
-    return generate_events(count, seed=5, end=datetime.now(timezone.utc) - timedelta(minutes=5), span=timedelta(hours=1))
+    return generate_events(count, seed=5, end=datetime.now(UTC) - timedelta(minutes=5), span=timedelta(hours=1))
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ oversize_events = st.builds(
 @given(event=oversize_events, bound=st.sampled_from([4096, 8192, 65535]))
 def test_any_oversize_event_gives_a_line_within_the_bound_whose_raw_log_is_json(event, bound):
     ctx = RecordContext(org=ORG, workspace_id="w", source_id="s", source_ttl_days=1,
-                        received_at=datetime(2026, 11, 25, tzinfo=timezone.utc), max_line_bytes=bound)  # fmt: skip
+                        received_at=datetime(2026, 11, 25, tzinfo=UTC), max_line_bytes=bound)  # fmt: skip
     line = to_line(normalize(parse_event(event), event, ctx), bound)
     assert len(line) <= bound and line.endswith(b"\n") and line.count(b"\n") == 1
     record = json.loads(line.decode("utf-8"))

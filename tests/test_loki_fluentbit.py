@@ -27,7 +27,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -200,14 +200,14 @@ def parse_rfc3339(text: str) -> datetime:
     """VictoriaLogs' and the plugin's times: Z, with 0 to 9 fractional digits."""
     match = re.fullmatch(r"(.+?)(?:\.(\d+))?Z", text)
     assert match, text
-    base = datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc)
+    base = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
     return base + timedelta(microseconds=int((match.group(2) or "0")[:6].ljust(6, "0")))
 
 
 def deliver(work: Path, kind: str, *, newer: int = 0, **env_overrides: str) -> Delivery:
     """Run Fluent Bit with the shipped config `kind` until the whole export and `newer` later events
     are stored (or, for a run expected to lose lines, until every line is stored or dropped)."""
-    started = datetime.now(timezone.utc).replace(microsecond=0)
+    started = datetime.now(UTC).replace(microsecond=0)
     backlog, recent = export_events(started)
     with VictoriaLogs(work) as receiver, SimulatedHub(org=ORG, token=TOKEN, events=backlog + recent) as hub:
         env = poller_env(hub.url, work / "state", work) | {

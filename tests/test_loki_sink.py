@@ -168,7 +168,7 @@ Restamp = Callable[[float, RecordT], tuple[int, float, RecordT]]
 try:
     from lupa import luajit21 as lua_impl  # Fluent Bit embeds LuaJIT 2.1
 except ImportError:  # a platform without lupa's LuaJIT build: the script is plain Lua 5.1
-    import lupa as lua_impl  # type: ignore[no-redef]
+    import lupa as lua_impl  # type: ignore[no-redef]  # the fallback module, under the same name
 
 
 def _to_python(value: Any) -> Any:

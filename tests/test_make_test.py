@@ -127,3 +127,14 @@ def test_ci_runs_the_readmes_test_command_and_installs_nothing_itself() -> None:
     commands = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
     assert "make test" in commands
     assert not [line for line in commands if re.search(r"\b(go|pip|npm|apt-get)\s+install\b", line)]
+
+
+def test_make_test_lints_and_type_checks_before_running_pytest() -> None:
+    assert MAKE is not None
+    planned = subprocess.run([MAKE, "-n", "-C", str(REPO), "test"], capture_output=True, text=True, timeout=60, env={**os.environ})
+    assert planned.returncode == 0, planned.stderr
+    steps = planned.stdout.splitlines()
+    ruff = next(i for i, step in enumerate(steps) if re.search(r"/ruff check plugin tests$", step))
+    mypy = next(i for i, step in enumerate(steps) if re.search(r"/mypy plugin$", step))
+    pytest_run = next(i for i, step in enumerate(steps) if re.search(r"/pytest$", step))
+    assert ruff < mypy < pytest_run

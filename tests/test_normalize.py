@@ -3,24 +3,24 @@
 import hashlib
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
-from pydantic import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+import conftest
+from conftest import SpecMissing, spec_column_types, spec_python_types
 from hf_audit.events import parse_event
 from hf_audit.line import SHORTENED_MARK, compact_json, to_line
 from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, normalize, record_id
-import conftest
-from conftest import SpecMissing, spec_column_types, spec_python_types
 from strategies import hub_events
 
 CTX = RecordContext(
     org="acme", workspace_id="ws-1", source_id="src-1", source_ttl_days=90,
-    received_at=datetime(2026, 11, 25, 17, 0, 0, 123456, tzinfo=timezone.utc), max_line_bytes=65535,
+    received_at=datetime(2026, 11, 25, 17, 0, 0, 123456, tzinfo=UTC), max_line_bytes=65535,
 )
 
 EVENT = {
@@ -195,7 +195,7 @@ def test_a_missing_spec_folder_is_an_error_not_an_empty_check(monkeypatch, tmp_p
 
 def test_id_is_deterministic_and_distinct_per_event():
     first = record_for(EVENT)["id"]
-    later = record_for(EVENT, CTX.model_copy(update={"received_at": datetime(2027, 1, 1, tzinfo=timezone.utc)}))["id"]
+    later = record_for(EVENT, CTX.model_copy(update={"received_at": datetime(2027, 1, 1, tzinfo=UTC)}))["id"]
     assert first == later == record_id("acme", EVENT["_id"])
     assert record_for(dict(EVENT, _id="6744aa0c1f2e3d4c5b6a7981"))["id"] != first
 
@@ -340,7 +340,7 @@ def test_the_record_context_cannot_change_once_made():
     ctx = RecordContext(**CTX.model_dump())
     ctx.record_id("x")
     with pytest.raises(ValidationError):
-        ctx.org = "other"  # type: ignore[misc]
+        ctx.org = "other"  # type: ignore[misc]  # assigning to a frozen field is what the test does
 
 
 def test_moved_from_and_to_name_resources_only_for_a_repo_event_with_both():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -71,3 +72,21 @@ def test_pipx_install_puts_the_command_on_path(dist, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     version = subprocess.run([tmp_path / "bin" / "hf-audit-poll", "--version"], capture_output=True, text=True, timeout=60)
     assert version.stdout.strip() == f"hf-audit {__version__}"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed (it is in the test extras)")
+def test_mypy_reads_the_installed_packages_annotations(dist, tmp_path):
+    """The wheel ships py.typed, so a project that installs hf-audit gets its types from mypy: no
+    missing-stubs error, no Any."""
+    assert "hf_audit/py.typed" in zipfile.ZipFile(dist["wheel"]).namelist()
+    bin_dir = fresh_venv(tmp_path / "venv")
+    install = subprocess.run([bin_dir / "pip", "install", "-q", "--no-deps", str(dist["wheel"])], capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stderr[-2000:]
+    user = tmp_path / "user.py"
+    user.write_text("from hf_audit.timefmt import format_time\n\nreveal_type(format_time)\n")
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--python-executable", str(bin_dir / "python"), str(user)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert re.search(r'Revealed type is "def \(value: datetime\.datetime\) -> (builtins\.)?str"', checked.stdout), checked.stdout

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -227,20 +227,20 @@ def test_malformed_event_is_reported_once_and_skipped(poll, hub, export_events):
 
 def test_unknown_event_type_is_printed(poll, hub):
     import random
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     poll()
-    event = make_event("org.brand_new_feature.enable", datetime.now(timezone.utc), rng=random.Random(1), org=ORG)
+    event = make_event("org.brand_new_feature.enable", datetime.now(UTC), rng=random.Random(1), org=ORG)
     hub.add_events([event])
     assert [r["eventName"] for r in poll().records] == ["org.brand_new_feature.enable"]
 
 
 def test_huge_event_is_cut_to_the_line_bound(poll, hub):
     import random
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     poll()
-    event = make_event("repo.update_settings", datetime.now(timezone.utc), rng=random.Random(2), org=ORG)
+    event = make_event("repo.update_settings", datetime.now(UTC), rng=random.Random(2), org=ORG)
     event["message"] = "x" * 200_000
     hub.add_events([event])
     run = poll(HF_AUDIT_MAX_LINE_BYTES="8192")

@@ -56,7 +56,7 @@ def health(tmp_path: Path) -> dict:
 
 def poll(tmp_path: Path, caplog, **kwargs: object) -> int:
     caplog.set_level(logging.DEBUG, logger="test")
-    return int(run_poll(settings(tmp_path), 1, logging.getLogger("test"), StopSignal(), **kwargs))  # type: ignore[arg-type]
+    return int(run_poll(settings(tmp_path), 1, logging.getLogger("test"), StopSignal(), **kwargs))  # type: ignore[arg-type]  # keyword arguments passed through to run_poll as the test gives them
 
 
 def test_a_poll_that_succeeds_exits_0_saves_its_checkpoint_and_counts_a_success(tmp_path, monkeypatch, caplog):
@@ -73,7 +73,7 @@ def test_the_summary_line_carries_the_figures_the_health_file_keeps_and_its_own(
                                               gap=("2026-11-25T10:00:00.000Z", "2026-11-25T11:00:00.000Z")))  # fmt: skip
     poll(tmp_path, caplog)
     record = summary(caplog)
-    fields = record.fields  # type: ignore[attr-defined]
+    fields = record.fields  # type: ignore[attr-defined]  # `fields` is the structured log's extra attribute
     kept = health(tmp_path)["last_poll"]
     assert record.levelno == logging.INFO
     # Each is timed when written: the summary line after the health file.
@@ -115,7 +115,7 @@ def test_the_error_kept_in_the_health_file_is_redacted(tmp_path, monkeypatch, ca
 def test_a_download_that_fails_midway_reports_the_figures_it_got_to(tmp_path, monkeypatch, caplog):
     poll_that(monkeypatch, raises=NetworkError("broke off"), partial=PollReport(exported=40, malformed=1))
     poll(tmp_path, caplog)
-    fields = summary(caplog).fields  # type: ignore[attr-defined]
+    fields = summary(caplog).fields  # type: ignore[attr-defined]  # `fields` is the structured log's extra attribute
     assert (fields["outcome"], fields["exit_code"], fields["exported"], fields["malformed"]) == ("network_error", 5, 40, 1)
 
 
@@ -123,7 +123,7 @@ def test_a_bug_in_the_poll_is_an_internal_error_with_its_summary(tmp_path, monke
     poll_that(monkeypatch, raises=ValueError("oops"))
     assert poll(tmp_path, caplog) == 1
     assert any("internal error (ValueError): oops" in m for m in caplog.messages)
-    assert summary(caplog).fields["outcome"] == "internal_error"  # type: ignore[attr-defined]
+    assert summary(caplog).fields["outcome"] == "internal_error"  # type: ignore[attr-defined]  # `fields` is the structured log's extra attribute
     assert health(tmp_path)["failures_total"] == 1
 
 
@@ -141,7 +141,7 @@ def test_a_reader_that_went_away_exits_9_and_saves_what_it_took_in(tmp_path, mon
     assert poll(tmp_path, caplog) == 9
     assert StateStore(tmp_path, ORG, 1.0).load() == SAVED
     assert health(tmp_path)["last_error"] == "stdout's reader went away"
-    assert summary(caplog).fields["unconfirmed"] == 2  # type: ignore[attr-defined]
+    assert summary(caplog).fields["unconfirmed"] == 2  # type: ignore[attr-defined]  # `fields` is the structured log's extra attribute
 
 
 def test_a_dry_run_saves_neither_the_checkpoint_nor_the_health(tmp_path, monkeypatch, caplog):
@@ -149,7 +149,7 @@ def test_a_dry_run_saves_neither_the_checkpoint_nor_the_health(tmp_path, monkeyp
     assert poll(tmp_path, caplog, dry_run=True) == 0
     assert StateStore(tmp_path, ORG, 1.0).load() is None
     assert not (tmp_path / f"{ORG}.health").exists() and not (tmp_path / f"{ORG}.prom").exists()
-    assert summary(caplog).fields["dry_run"] is True  # type: ignore[attr-defined]
+    assert summary(caplog).fields["dry_run"] is True  # type: ignore[attr-defined]  # `fields` is the structured log's extra attribute
 
 
 def test_a_checkpoint_that_cannot_be_read_is_a_state_error(tmp_path, monkeypatch, caplog):
@@ -181,4 +181,4 @@ def test_a_health_file_that_cannot_be_written_is_a_warning_not_a_failure(tmp_pat
 def test_every_failure_still_writes_exactly_one_summary_line(tmp_path, monkeypatch, caplog, error):
     poll_that(monkeypatch, raises=error)
     poll(tmp_path, caplog)
-    assert summary(caplog).fields["exit_code"] == error.exit_code  # type: ignore[attr-defined]
+    assert summary(caplog).fields["exit_code"] == error.exit_code  # type: ignore[attr-defined]  # `fields` is the structured log's extra attribute

@@ -22,7 +22,7 @@ import subprocess
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -419,7 +419,7 @@ def plugin_record(event: dict, workdir: Path, **settings: str) -> dict:
 
 
 def limit_event(seed: int) -> dict:
-    created = datetime.now(timezone.utc) - timedelta(hours=1)
+    created = datetime.now(UTC) - timedelta(hours=1)
     return make_event("repo.create", created, rng=random.Random(seed), org=ORG)
 
 

@@ -30,7 +30,7 @@ from urllib.parse import quote, quote_plus
 import filelock
 import pytest
 
-from conftest import ORG, BIN_DIR, PollRun, poller_env
+from conftest import BIN_DIR, ORG, PollRun, poller_env
 from hf_audit.cli import main
 from hf_audit.errors import ExitCode
 from hf_audit.simhub.events import generate_events
@@ -86,7 +86,7 @@ def restored_loggers(*names: str) -> Iterator[None]:
     try:
         yield
     finally:
-        for lg, (handlers, propagate, level) in zip(loggers, saved):
+        for lg, (handlers, propagate, level) in zip(loggers, saved, strict=True):
             lg.handlers[:], lg.propagate, lg.level = handlers, propagate, level
 
 

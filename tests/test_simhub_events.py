@@ -7,7 +7,7 @@ import json
 import random
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -17,7 +17,6 @@ from jsonschema import Draft202012Validator
 
 from conftest import spec_file
 from hf_audit.simhub.events import EVENT_TYPES, generate_events, make_event
-
 
 END = datetime(2026, 11, 25, 17, 3, 34, 123000, tzinfo=UTC)
 CREATED_AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -73,7 +72,7 @@ def test_created_at_is_strictly_increasing_in_millisecond_z_format(many_events: 
     stamps = [e["createdAt"] for e in many_events]
     assert all(CREATED_AT.match(s) for s in stamps)
     moments = [_parse(s) for s in stamps]
-    assert all(a < b for a, b in zip(moments, moments[1:]))
+    assert all(a < b for a, b in pairwise(moments))
     assert END - timedelta(days=30) <= moments[0] and moments[-1] <= END
 
 

@@ -138,7 +138,7 @@ def test_another_organization_is_404(hub: SimulatedHub) -> None:
 
 @pytest.mark.parametrize(("plan", "admin"), [("free", True), ("team", False), ("enterprise", False)])
 def test_free_plans_and_non_admins_are_403(events: list[dict[str, Any]], plan: str, admin: bool) -> None:
-    with SimulatedHub(events=events, plan=plan, admin=admin) as hub:  # type: ignore[arg-type]
+    with SimulatedHub(events=events, plan=plan, admin=admin) as hub:  # type: ignore[arg-type]  # the parametrized plan names are the Literal's values
         response = get_export(hub)
     assert response.status_code == 403
     assert "admins of Team and Enterprise" in response.json()["error"]

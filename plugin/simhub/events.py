@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
-from itertools import accumulate
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any, Literal
 
-from hf_audit.simhub.richdata import enrich_data
+from .richdata import enrich_data
 
 __all__ = ["EVENT_TYPES", "format_created_at", "generate_events", "make_event", "object_id"]
 

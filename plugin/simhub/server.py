@@ -755,6 +755,8 @@ def _close_server(server: ThreadingHTTPServer, connections: list[socket.socket],
 
 def _server_url(server: ThreadingHTTPServer, scheme: str) -> str:
     host, port = server.server_address[:2]
+    if not isinstance(host, str):  # typeshed allows a bytes host; format it as text, not as b'...'
+        host = bytes(host).decode("ascii")
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
