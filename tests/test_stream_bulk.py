@@ -174,3 +174,17 @@ def export_texts(draw: st.DrawFn) -> str:
 def test_bulk_and_careful_paths_agree_on_any_export(text, size):
     body = text.encode("utf-8", "surrogatepass")
     assert typed(bulk_read(body, size)) == typed(careful_read(body, size))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_reading_leaves_the_garbage_collector_as_it_was(enabled):
+    import gc
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with bulk_runs() as taken:
+            bulk_read(export_with('{"_id":"plain"}', copies=50))
+        assert taken and gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
