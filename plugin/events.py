@@ -112,15 +112,18 @@ class MalformedEvent(Exception):
 
 
 # The export's own shape, with the types HubEvent declares; absent keys take the model's defaults.
-ExportEvent = TypedDict(
-    "ExportEvent",
-    {
-        "_id": str, "createdAt": str, "type": str, "message": str, "author": "dict[str, Any] | None",
-        "ip": str, "location": "dict[str, Any] | None", "userAgent": str, "token": "dict[str, Any] | None",
-        "oauth": "dict[str, Any] | None", "data": Any,
-    },
-    total=False,
-)  # fmt: skip
+class ExportEvent(TypedDict, total=False):
+    _id: str
+    createdAt: str
+    type: str
+    message: str
+    author: dict[str, Any] | None
+    ip: str
+    location: dict[str, Any] | None
+    userAgent: str
+    token: dict[str, Any] | None
+    oauth: dict[str, Any] | None
+    data: Any
 
 _TEXT_FIELDS = ("message", "ip", "userAgent")
 # nested object -> (its text fields, its flag field or "", whether that flag may be null)

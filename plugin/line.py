@@ -221,11 +221,11 @@ def _fit(record: dict[str, Any], max_line_bytes: int) -> bytes:
                 raise ValueError("record cannot fit the line bound")  # unreachable above the 4096 floor
             continue
         level = _water_level(sizes, available)
-        labels = [label for (_, _, label), size in zip(places, sizes) if size > level]
+        labels = [label for (_, _, label), size in zip(places, sizes, strict=True) if size > level]
         if any(label not in cut for label in labels):
             cut += [label for label in labels if label not in cut]
             continue  # the longer truncatedFields leaves less room: measure again
-        for (container, key, label), size in zip(places, sizes):
+        for (container, key, label), size in zip(places, sizes, strict=True):
             if size > level:
                 value = container[key]
                 container[key] = _shrunk_raw_log(value, level) if label == "rawLog" else _prefix_within(value, level)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -232,7 +232,7 @@ def _flatten_container(
     leaves (text, nested containers) are handled inline rather than through helpers."""
     if depth >= MAX_DATA_DEPTH:
         return False, budget
-    if type(value) is list:
+    if isinstance(value, list):
         texts = _scalar_texts(value)
         if texts is not None:
             if budget <= 0:
@@ -258,7 +258,7 @@ def _flatten_container(
         elif child is None:
             text = ""
         else:
-            text = _scalar_text(child)  # type: ignore[assignment]
+            text = _scalar_text(child)
             if text is None:
                 continue  # not a JSON value: nothing to add
         if budget <= 0:
