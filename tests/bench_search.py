@@ -133,6 +133,14 @@ def searchable(client: SearchClient, prefix: str) -> int:
     return int(response.json()["count"]) if response.status_code == 200 else 0
 
 
+def writes_done(url: str, prefix: str) -> int:
+    """Index operations the prefix's indices ran, read without a refresh (0 before they exist)."""
+    response = requests.get(f"{url}/{prefix}-*/_stats/indexing", timeout=60)
+    if response.status_code != 200:
+        return 0
+    return int(response.json()["_all"]["primaries"].get("indexing", {}).get("index_total", 0))
+
+
 def indexed_ids(url: str, prefix: str) -> list[str]:
     """Every document id in the prefix's indices (a scroll: more than the 10,000 of one search)."""
     ids: list[str] = []
@@ -226,11 +234,13 @@ def run_fluent_bit(node: OpenSearchNode, hub: SimulatedHub, ids: set[str], prefi
         proc = subprocess.Popen([str(shutil.which("fluent-bit")), "-c", str(config)], env=env,
                                 stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)  # fmt: skip
         try:
-            while (count := searchable(client, prefix)) < len(ids):
+            # Waits on the node's write count, then refreshes once, as the direct load does: a refresh
+            # every poll would cut the indices into many small segments that the node then merges.
+            while writes_done(node.url, prefix) < len(ids) or searchable(client, prefix) < len(ids):
                 if proc.poll() is not None:
                     raise BenchError(f"fluent-bit exited with {proc.returncode}: {log_tail(log_path)}")
                 if time.perf_counter() - started > timeout + interval:
-                    raise BenchError(f"{count} of {len(ids)} documents after {timeout:.0f} s: {log_tail(log_path)}")
+                    raise BenchError(f"{writes_done(node.url, prefix)} writes of {len(ids)} records after {timeout:.0f} s: {log_tail(log_path)}")
                 time.sleep(0.1)
             wall = time.perf_counter() - started - interval
             polls = log_path.read_text(errors="replace").count('msg="poll finished"')
