@@ -1,7 +1,7 @@
 """Benchmark: a backfill through the shipped Fluent Bit config into OpenSearch, against a direct `_bulk`.
 
 Run: `make bench` runs it after bench_poll.py; alone: `.venv/bin/python tests/bench_search.py
---events 20000 --repeat 2` with `fluent-bit` on PATH (e.g. `PATH=/opt/fb/bin:$PATH`). Without a
+--events 20000 --repeat 5` with `fluent-bit` on PATH (e.g. `PATH=/opt/fb/bin:$PATH`). Without a
 fluent-bit binary (or without java and mvn for the test node, or curl for the shipped install.sh)
 it says why and exits 0: it is a figure for the README, not a test.
 
@@ -315,7 +315,7 @@ def opensearch_node() -> Iterator[OpenSearchNode]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000, help="events in the export (default: %(default)s)")
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each way (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=5, help="pairs (direct, then Fluent Bit) per config (default: %(default)s)")
     parser.add_argument("--bulk-mb", type=float, default=5.0, help="size of a direct bulk request (default: %(default)s)")
     parser.add_argument("--set", action="append", default=[], metavar="service.KEY=VALUE|output.KEY=VALUE",
                         help="try a setting other than the shipped one in every Fluent Bit run (repeatable)")
