@@ -34,15 +34,15 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
-import statistics
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -240,7 +240,9 @@ def run_fluent_bit(node: OpenSearchNode, hub: SimulatedHub, ids: set[str], prefi
                 if proc.poll() is not None:
                     raise BenchError(f"fluent-bit exited with {proc.returncode}: {log_tail(log_path)}")
                 if time.perf_counter() - started > timeout + interval:
-                    raise BenchError(f"{writes_done(node.url, prefix)} writes of {len(ids)} records after {timeout:.0f} s: {log_tail(log_path)}")
+                    raise BenchError(
+                        f"{writes_done(node.url, prefix)} writes of {len(ids)} records after {timeout:.0f} s: {log_tail(log_path)}"
+                    )
                 time.sleep(0.1)
             wall = time.perf_counter() - started - interval
             polls = log_path.read_text(errors="replace").count('msg="poll finished"')
@@ -281,21 +283,33 @@ def spread(values: list[float]) -> str:
 
 def print_table(configs: list[Config], events: int, repeat: int, started_load: str, common: list[str]) -> None:
     load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
-    print(f"\nhf-audit search benchmark: {events} events into one OpenSearch node, {repeat} pair(s) per config, "
-          f"{os.cpu_count()} CPUs; load average at the start {started_load}, at the end {load}")
-    print(f"shipped output settings: {shipped_output_settings()}" + (f"; overridden in every run: {', '.join(common)}" if common else ""))
-    print(f"{'config':<28} {'FB/direct wall: median (range)':>31} {'node cpu':>22} {'direct wall s':>14} "
-          f"{'FB wall s':>10} {'load 1m':>11} {'writes':>7}")
+    print(
+        f"\nhf-audit search benchmark: {events} events into one OpenSearch node, {repeat} pair(s) per config, "
+        f"{os.cpu_count()} CPUs; load average at the start {started_load}, at the end {load}"
+    )
+    print(
+        f"shipped output settings: {shipped_output_settings()}"
+        + (f"; overridden in every run: {', '.join(common)}" if common else "")
+    )
+    print(
+        f"{'config':<28} {'FB/direct wall: median (range)':>31} {'node cpu':>22} {'direct wall s':>14} "
+        f"{'FB wall s':>10} {'load 1m':>11} {'writes':>7}"
+    )
     for config in configs:
         directs = [pair.direct.wall for pair in config.pairs]
         fluents = [pair.fluent.wall for pair in config.pairs]
         loads = [pair.load for pair in config.pairs]
-        print(f"{config.name:<28} {spread(config.ratios()):>31} {spread(config.ratios('node_cpu')):>22} "
-              f"{statistics.median(directs):14.2f} {statistics.median(fluents):10.2f} "
-              f"{min(loads):5.1f}-{max(loads):<5.1f} {max(pair.fluent.writes for pair in config.pairs):7}")
+        print(
+            f"{config.name:<28} {spread(config.ratios()):>31} {spread(config.ratios('node_cpu')):>22} "
+            f"{statistics.median(directs):14.2f} {statistics.median(fluents):10.2f} "
+            f"{min(loads):5.1f}-{max(loads):<5.1f} {max(pair.fluent.writes for pair in config.pairs):7}"
+        )
     for config in configs:
-        print(f"  {config.name}: " + ", ".join(f"{p.direct.wall:.1f}/{p.fluent.wall:.1f} s" for p in config.pairs)
-              + (f"  [{', '.join(config.overrides)}]" if config.overrides else ""))
+        print(
+            f"  {config.name}: "
+            + ", ".join(f"{p.direct.wall:.1f}/{p.fluent.wall:.1f} s" for p in config.pairs)
+            + (f"  [{', '.join(config.overrides)}]" if config.overrides else "")
+        )
     shipped = statistics.median(configs[0].ratios())
     verdict = "met" if shipped <= TARGET else "NOT met"
     print(f"Fluent Bit (shipped) / direct _bulk = {shipped:.2f}x, median of {repeat} pairs -> <= {TARGET}x {verdict}")
@@ -315,26 +329,47 @@ def opensearch_node() -> Iterator[OpenSearchNode]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000, help="events in the export (default: %(default)s)")
-    parser.add_argument("--repeat", type=int, default=5, help="pairs (direct, then Fluent Bit) per config (default: %(default)s)")
-    parser.add_argument("--bulk-mb", type=float, default=5.0, help="size of a direct bulk request (default: %(default)s)")
-    parser.add_argument("--set", action="append", default=[], metavar="service.KEY=VALUE|output.KEY=VALUE",
-                        help="try a setting other than the shipped one in every Fluent Bit run (repeatable)")
-    parser.add_argument("--variant", action="append", default=[], type=parse_variant, metavar="LABEL:SETTING[,SETTING...]",
-                        help="also measure the shipped config with these settings, e.g. flush2:service.flush=2 (repeatable)")
-    parser.add_argument("--interval", type=int, default=10,
-                        help="HF_AUDIT_INTERVAL_SEC for Fluent Bit runs; keep it above a delivery's time (default: %(default)s)")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="pairs (direct, then Fluent Bit) per config (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--bulk-mb", type=float, default=5.0, help="size of a direct bulk request (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="service.KEY=VALUE|output.KEY=VALUE",
+        help="try a setting other than the shipped one in every Fluent Bit run (repeatable)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        type=parse_variant,
+        metavar="LABEL:SETTING[,SETTING...]",
+        help="also measure the shipped config with these settings, e.g. flush2:service.flush=2 (repeatable)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=int,
+        default=10,
+        help="HF_AUDIT_INTERVAL_SEC for Fluent Bit runs; keep it above a delivery's time (default: %(default)s)",
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds one load may take (default: %(default)s)")
     args = parser.parse_args(argv)
     if reason := why_skipped():
         print(f"search benchmark skipped: {reason}")
         return 0
     started_load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
-    end = datetime.now(timezone.utc) - timedelta(minutes=5)
+    end = datetime.now(UTC) - timedelta(minutes=5)
     events = generate_events(args.events, seed=42, end=end, span=timedelta(days=60))
     configs = [Config("shipped", []), *args.variant]
-    with tempfile.TemporaryDirectory(prefix="hf-audit-bench-search-") as tmp, SimulatedHub(
-        org=ORG, token=TOKEN, events=events, limit=max(args.events, 1)
-    ) as hub, opensearch_node() as node:
+    with (
+        tempfile.TemporaryDirectory(prefix="hf-audit-bench-search-") as tmp,
+        SimulatedHub(org=ORG, token=TOKEN, events=events, limit=max(args.events, 1)) as hub,
+        opensearch_node() as node,
+    ):
         assert node.url
         workdir = Path(tmp)
         run = run_like_fluent_bit("hf-audit-poll", poller_env(hub.url, workdir / "state", workdir))
@@ -354,10 +389,13 @@ def main(argv: list[str] | None = None) -> int:
                                         args.interval)  # fmt: skip
                 config.pairs.append(Pair(direct, fluent, load))
                 delete_indices(node.url, prefix)
-                print(f"repetition {repetition + 1}, {config.name}: direct {direct.wall:.2f} s, Fluent Bit "
-                      f"{fluent.wall:.2f} s = {fluent.wall / direct.wall:.2f}x (load {load:.1f}; node cpu "
-                      f"{direct.node_cpu:.1f}/{fluent.node_cpu:.1f} s; Fluent Bit cpu {fluent.loader_cpu:.1f} s; "
-                      f"{fluent.polls} poll(s))", flush=True)
+                print(
+                    f"repetition {repetition + 1}, {config.name}: direct {direct.wall:.2f} s, Fluent Bit "
+                    f"{fluent.wall:.2f} s = {fluent.wall / direct.wall:.2f}x (load {load:.1f}; node cpu "
+                    f"{direct.node_cpu:.1f}/{fluent.node_cpu:.1f} s; Fluent Bit cpu {fluent.loader_cpu:.1f} s; "
+                    f"{fluent.polls} poll(s))",
+                    flush=True,
+                )
     print_table(configs, args.events, args.repeat, started_load, args.set)
     return 0
 
@@ -365,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
 def delete_indices(url: str, prefix: str) -> None:
     """A pair's indices go once measured: the node's heap and disk stay the same for every pair."""
     requests.delete(f"{url}/{prefix}-*", timeout=120).raise_for_status()
+
 
 if __name__ == "__main__":
     try:
