@@ -69,7 +69,7 @@ class Sample:
     loader_cpu: float
     node_cpu: float
     writes: int  # index operations the node ran: more than the records when bulks were retried
-    polls: int = 0  # poller runs Fluent Bit started before the records were all searchable
+    polls: int = 0  # poller runs that had finished by the time the records were all searchable
 
 
 @dataclass
