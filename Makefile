@@ -69,7 +69,7 @@ detections: install-test
 ## needs fluent-bit on PATH (and java and mvn for the OpenSearch node); without them it says why and skips.
 bench: install-test
 	$(BIN)/python tests/bench_poll.py --events 100000 --repeat 3
-	$(BIN)/python tests/bench_search.py --events 20000 --repeat 3
+	$(BIN)/python tests/bench_search.py --events 20000 --repeat 5
 
 ## The fleet in a real Fluent Bit (on PATH), long run: 32 organizations x 2,000 events backfilling at
 ## once, and one organization's 100,000 events beside a 20,000 records/s input (`make test` runs 20,000).

@@ -1,7 +1,7 @@
 """Benchmark: a backfill through the shipped Fluent Bit config into OpenSearch, against a direct `_bulk`.
 
 Run: `make bench` runs it after bench_poll.py; alone: `.venv/bin/python tests/bench_search.py
---events 20000 --repeat 2` with `fluent-bit` on PATH (e.g. `PATH=/opt/fb/bin:$PATH`). Without a
+--events 20000 --repeat 5` with `fluent-bit` on PATH (e.g. `PATH=/opt/fb/bin:$PATH`). Without a
 fluent-bit binary (or without java and mvn for the test node, or curl for the shipped install.sh)
 it says why and exits 0: it is a figure for the README, not a test.
 
@@ -10,12 +10,21 @@ indices of the same OpenSearch node (tests/opensearch_node.py), alternately, `--
 - direct: the records as the outputs send them (tests/search_assets.bulk_body), in bulk requests
   of `--bulk-mb`, one after another, then a refresh; the bodies are built before the clock starts;
 - Fluent Bit: the shipped fluent-bit/ directory, copied, with its sink lines edited as the README
-  tells a user to (the opensearch line on, stdout off), HF_AUDIT_INTERVAL_SEC=1; timed from Fluent
-  Bit's start until every record is searchable, less the exec input's first interval (it runs the
-  poller only after one interval: a wait, not work). So the poll itself is in Fluent Bit's time.
+  tells a user to (the opensearch line on, stdout off), HF_AUDIT_INTERVAL_SEC=`--interval`; timed
+  from Fluent Bit's start until every record is searchable, less the exec input's first interval (it
+  runs the poller only after one interval: a wait, not work). So the poll itself is in Fluent Bit's
+  time. The interval (10 s) is longer than a delivery takes: with 1 s, the exec input started a new
+  poller process every second while the records were still being indexed, CPU taken from the node
+  that a deployment (300 s) does not spend.
 Each Fluent Bit run is checked for exactly-once delivery: the index holds as many documents as
 records, and their ids are the records' ids. Wall time, and CPU time of the loader (Fluent Bit
 with its poller; for direct, this script's own requests) and of the OpenSearch node, are printed.
+
+The machine may be shared, so a figure is a ratio per pair: every Fluent Bit run comes right after
+a direct load of its own, and the table gives the median and the range of those ratios over
+`--repeat` pairs, with the load average before each pair. `--variant LABEL:SETTING[,SETTING...]`
+(repeatable) adds Fluent Bit configs to the same run, each paired the same way; within a
+repetition the configs take turns going first. Each pair's indices are deleted after it.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +56,6 @@ from search_assets import NDJSON_HEADERS, OS_INSTALL, SearchClient, bulk_body
 
 HERE = Path(__file__).resolve().parent
 SHIPPED = HERE.parent / "fluent-bit"
-FIRST_INTERVAL = 1.0  # HF_AUDIT_INTERVAL_SEC: the exec input's wait before its first poll
 TARGET = 1.3  # the issue's aim for Fluent Bit / direct
 
 
@@ -60,15 +69,37 @@ class Sample:
     loader_cpu: float
     node_cpu: float
     writes: int  # index operations the node ran: more than the records when bulks were retried
+    polls: int = 0  # poller runs that had finished by the time the records were all searchable
 
 
 @dataclass
-class Row:
-    name: str
-    samples: list[Sample] = field(default_factory=list)
+class Pair:
+    direct: Sample
+    fluent: Sample
+    load: float  # 1-minute load average just before the pair
 
-    def best(self, attr: str = "wall") -> float:
-        return min(getattr(sample, attr) for sample in self.samples)
+    def ratio(self, attr: str = "wall") -> float:
+        return float(getattr(self.fluent, attr) / getattr(self.direct, attr))
+
+
+@dataclass
+class Config:
+    """One Fluent Bit config measured against direct loads: the shipped one, or a variant of it."""
+
+    name: str
+    overrides: list[str]
+    pairs: list[Pair] = field(default_factory=list)
+
+    def ratios(self, attr: str = "wall") -> list[float]:
+        return [pair.ratio(attr) for pair in self.pairs]
+
+
+def parse_variant(text: str) -> Config:
+    label, _, settings = text.partition(":")
+    overrides = [setting.strip() for setting in settings.split(",") if setting.strip()]
+    if not label or not overrides or not all(re.fullmatch(r"(service|output)\.[\w.]+=.*", o) for o in overrides):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LABEL:service.KEY=VALUE[,output.KEY=VALUE...]")
+    return Config(label, overrides)
 
 
 def why_skipped() -> str | None:
@@ -100,6 +131,14 @@ def searchable(client: SearchClient, prefix: str) -> int:
     client.refresh(f"{prefix}-*")
     response = requests.post(f"{client.url}/{prefix}-*/_count", json={}, timeout=60)
     return int(response.json()["count"]) if response.status_code == 200 else 0
+
+
+def writes_done(url: str, prefix: str) -> int:
+    """Index operations the prefix's indices ran, read without a refresh (0 before they exist)."""
+    response = requests.get(f"{url}/{prefix}-*/_stats/indexing", timeout=60)
+    if response.status_code != 200:
+        return 0
+    return int(response.json()["_all"]["primaries"].get("indexing", {}).get("index_total", 0))
 
 
 def indexed_ids(url: str, prefix: str) -> list[str]:
@@ -173,7 +212,7 @@ def user_config(workdir: Path, overrides: list[str]) -> Path:
 
 
 def run_fluent_bit(node: OpenSearchNode, hub: SimulatedHub, ids: set[str], prefix: str, workdir: Path,
-                   timeout: float, overrides: list[str]) -> Sample:  # fmt: skip
+                   timeout: float, overrides: list[str], interval: int) -> Sample:  # fmt: skip
     assert node.url and node.proc
     install_template(node.url, prefix)
     run_dir = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=workdir))
@@ -181,7 +220,7 @@ def run_fluent_bit(node: OpenSearchNode, hub: SimulatedHub, ids: set[str], prefi
     env = poller_env(hub.url, run_dir / "state", run_dir)
     env.update({
         "HF_AUDIT_DEADLINE": f"{timeout:.0f}s",
-        "HF_AUDIT_INTERVAL_SEC": f"{FIRST_INTERVAL:.0f}",
+        "HF_AUDIT_INTERVAL_SEC": str(interval),  # the exec input's wait before its first poll
         "HF_AUDIT_FLB_STORAGE_PATH": str(run_dir / "flb-storage"),
         "HF_AUDIT_OPENSEARCH_HOST": "127.0.0.1",
         "HF_AUDIT_OPENSEARCH_PORT": node.url.rsplit(":", 1)[1],
@@ -195,13 +234,18 @@ def run_fluent_bit(node: OpenSearchNode, hub: SimulatedHub, ids: set[str], prefi
         proc = subprocess.Popen([str(shutil.which("fluent-bit")), "-c", str(config)], env=env,
                                 stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)  # fmt: skip
         try:
-            while (count := searchable(client, prefix)) < len(ids):
+            # Waits on the node's write count, then refreshes once, as the direct load does: a refresh
+            # every poll would cut the indices into many small segments that the node then merges.
+            while writes_done(node.url, prefix) < len(ids) or searchable(client, prefix) < len(ids):
                 if proc.poll() is not None:
                     raise BenchError(f"fluent-bit exited with {proc.returncode}: {log_tail(log_path)}")
-                if time.perf_counter() - started > timeout:
-                    raise BenchError(f"{count} of {len(ids)} documents after {timeout:.0f} s: {log_tail(log_path)}")
+                if time.perf_counter() - started > timeout + interval:
+                    raise BenchError(
+                        f"{writes_done(node.url, prefix)} writes of {len(ids)} records after {timeout:.0f} s: {log_tail(log_path)}"
+                    )
                 time.sleep(0.1)
-            wall = time.perf_counter() - started - FIRST_INTERVAL
+            wall = time.perf_counter() - started - interval
+            polls = log_path.read_text(errors="replace").count('msg="poll finished"')
             loader_cpu = process_cpu(proc.pid)
             node_used = process_cpu(node.proc.pid) - node_cpu
         finally:
@@ -218,7 +262,7 @@ def run_fluent_bit(node: OpenSearchNode, hub: SimulatedHub, ids: set[str], prefi
     problems = [line for line in log_path.read_text(errors="replace").splitlines() if "[error]" in line]
     if problems:
         raise BenchError("Fluent Bit logged errors: " + "\n".join(problems[:5]))
-    return Sample(wall, loader_cpu, node_used, SearchClient(node.url).index_total(f"{prefix}-*"))
+    return Sample(wall, loader_cpu, node_used, SearchClient(node.url).index_total(f"{prefix}-*"), polls)
 
 
 def log_tail(path: Path) -> str:
@@ -233,21 +277,42 @@ def shipped_output_settings() -> str:
     return ", ".join(found)
 
 
-def print_table(rows: list[Row], events: int, repeat: int, started_load: str, overrides: list[str]) -> None:
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+
+def print_table(configs: list[Config], events: int, repeat: int, started_load: str, common: list[str]) -> None:
     load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
-    print(f"\nhf-audit search benchmark: {events} events into one OpenSearch node, {repeat} repetition(s), "
-          f"{os.cpu_count()} CPUs; load average at the start {started_load}, at the end {load}")
-    print(f"shipped output settings: {shipped_output_settings()}" + (f"; overridden: {', '.join(overrides)}" if overrides else ""))
-    print(f"{'':<44} {'wall s (best, all)':>28} {'loader cpu s':>13} {'node cpu s':>11} {'docs/s':>8} {'writes':>7}")
-    for row in rows:
-        walls = ", ".join(f"{s.wall:.2f}" for s in row.samples)
-        print(f"{row.name:<44} {row.best():8.2f} ({walls:>17}) {row.best('loader_cpu'):13.2f} "
-              f"{row.best('node_cpu'):11.2f} {events / row.best():8.0f} {max(s.writes for s in row.samples):7}")
-    direct, fluent = rows
-    ratio = fluent.best() / direct.best()
-    verdict = "met" if ratio <= TARGET else "NOT met"
-    print(f"Fluent Bit / direct _bulk = {ratio:.2f}x (best of {repeat} each, alternated in one run; "
-          f"node CPU {fluent.best('node_cpu') / direct.best('node_cpu'):.2f}x) -> <= {TARGET}x {verdict}")
+    print(
+        f"\nhf-audit search benchmark: {events} events into one OpenSearch node, {repeat} pair(s) per config, "
+        f"{os.cpu_count()} CPUs; load average at the start {started_load}, at the end {load}"
+    )
+    print(
+        f"shipped output settings: {shipped_output_settings()}"
+        + (f"; overridden in every run: {', '.join(common)}" if common else "")
+    )
+    print(
+        f"{'config':<28} {'FB/direct wall: median (range)':>31} {'node cpu':>22} {'direct wall s':>14} "
+        f"{'FB wall s':>10} {'load 1m':>11} {'writes':>7}"
+    )
+    for config in configs:
+        directs = [pair.direct.wall for pair in config.pairs]
+        fluents = [pair.fluent.wall for pair in config.pairs]
+        loads = [pair.load for pair in config.pairs]
+        print(
+            f"{config.name:<28} {spread(config.ratios()):>31} {spread(config.ratios('node_cpu')):>22} "
+            f"{statistics.median(directs):14.2f} {statistics.median(fluents):10.2f} "
+            f"{min(loads):5.1f}-{max(loads):<5.1f} {max(pair.fluent.writes for pair in config.pairs):7}"
+        )
+    for config in configs:
+        print(
+            f"  {config.name}: "
+            + ", ".join(f"{p.direct.wall:.1f}/{p.fluent.wall:.1f} s" for p in config.pairs)
+            + (f"  [{', '.join(config.overrides)}]" if config.overrides else "")
+        )
+    shipped = statistics.median(configs[0].ratios())
+    verdict = "met" if shipped <= TARGET else "NOT met"
+    print(f"Fluent Bit (shipped) / direct _bulk = {shipped:.2f}x, median of {repeat} pairs -> <= {TARGET}x {verdict}")
     print("exactly once: every Fluent Bit run left one document per record, under the record's id")
 
 
@@ -264,10 +329,33 @@ def opensearch_node() -> Iterator[OpenSearchNode]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000, help="events in the export (default: %(default)s)")
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each way (default: %(default)s)")
-    parser.add_argument("--bulk-mb", type=float, default=5.0, help="size of a direct bulk request (default: %(default)s)")
-    parser.add_argument("--set", action="append", default=[], metavar="service.KEY=VALUE|output.KEY=VALUE",
-                        help="try a setting other than the shipped one (repeatable); the figures are then not the shipped config's")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="pairs (direct, then Fluent Bit) per config (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--bulk-mb", type=float, default=5.0, help="size of a direct bulk request (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="service.KEY=VALUE|output.KEY=VALUE",
+        help="try a setting other than the shipped one in every Fluent Bit run (repeatable)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        type=parse_variant,
+        metavar="LABEL:SETTING[,SETTING...]",
+        help="also measure the shipped config with these settings, e.g. flush2:service.flush=2 (repeatable)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=int,
+        default=10,
+        help="HF_AUDIT_INTERVAL_SEC for Fluent Bit runs; keep it above a delivery's time (default: %(default)s)",
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds one load may take (default: %(default)s)")
     args = parser.parse_args(argv)
     if reason := why_skipped():
@@ -276,10 +364,13 @@ def main(argv: list[str] | None = None) -> int:
     started_load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
     end = datetime.now(UTC) - timedelta(minutes=5)
     events = generate_events(args.events, seed=42, end=end, span=timedelta(days=60))
-    rows = [Row("direct _bulk (same records, same node)"), Row("Fluent Bit, shipped config (poll included)")]
-    with tempfile.TemporaryDirectory(prefix="hf-audit-bench-search-") as tmp, SimulatedHub(
-        org=ORG, token=TOKEN, events=events, limit=max(args.events, 1)
-    ) as hub, opensearch_node() as node:
+    configs = [Config("shipped", []), *args.variant]
+    with (
+        tempfile.TemporaryDirectory(prefix="hf-audit-bench-search-") as tmp,
+        SimulatedHub(org=ORG, token=TOKEN, events=events, limit=max(args.events, 1)) as hub,
+        opensearch_node() as node,
+    ):
+        assert node.url
         workdir = Path(tmp)
         run = run_like_fluent_bit("hf-audit-poll", poller_env(hub.url, workdir / "state", workdir))
         if run.returncode != 0 or len(run.records) != args.events:
@@ -287,13 +378,31 @@ def main(argv: list[str] | None = None) -> int:
         records = run.records
         ids = {record["id"] for record in records}
         run_direct(node, records, "bench-warmup", args.bulk_mb)  # the node's first writes are slow (JIT, mappings)
+        delete_indices(node.url, "bench-warmup")
         for repetition in range(args.repeat):
-            rows[0].samples.append(run_direct(node, records, f"bench-direct-{repetition}", args.bulk_mb))
-            rows[1].samples.append(run_fluent_bit(node, hub, ids, f"bench-fb-{repetition}", workdir, args.timeout, args.set))
-            print(f"repetition {repetition + 1}: direct {rows[0].samples[-1].wall:.2f} s, "
-                  f"Fluent Bit {rows[1].samples[-1].wall:.2f} s", flush=True)
-    print_table(rows, args.events, args.repeat, started_load, args.set)
+            shift = repetition % len(configs)  # each config goes first in turn: no config always follows another
+            for number, config in enumerate(configs[shift:] + configs[:shift]):
+                load = os.getloadavg()[0]
+                prefix = f"bench-{repetition}-{number}"
+                direct = run_direct(node, records, f"{prefix}-direct", args.bulk_mb)
+                fluent = run_fluent_bit(node, hub, ids, f"{prefix}-fb", workdir, args.timeout, args.set + config.overrides,
+                                        args.interval)  # fmt: skip
+                config.pairs.append(Pair(direct, fluent, load))
+                delete_indices(node.url, prefix)
+                print(
+                    f"repetition {repetition + 1}, {config.name}: direct {direct.wall:.2f} s, Fluent Bit "
+                    f"{fluent.wall:.2f} s = {fluent.wall / direct.wall:.2f}x (load {load:.1f}; node cpu "
+                    f"{direct.node_cpu:.1f}/{fluent.node_cpu:.1f} s; Fluent Bit cpu {fluent.loader_cpu:.1f} s; "
+                    f"{fluent.polls} poll(s))",
+                    flush=True,
+                )
+    print_table(configs, args.events, args.repeat, started_load, args.set)
     return 0
+
+
+def delete_indices(url: str, prefix: str) -> None:
+    """A pair's indices go once measured: the node's heap and disk stay the same for every pair."""
+    requests.delete(f"{url}/{prefix}-*", timeout=120).raise_for_status()
 
 
 if __name__ == "__main__":
