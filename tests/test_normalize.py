@@ -393,6 +393,16 @@ def test_null_and_scalar_data_values_become_their_text():
     }  # fmt: skip
 
 
+def test_a_data_key_at_its_cap_is_kept_whole_and_not_flagged():
+    key = "k" * (128 - len("data."))  # the tag's key, data.kkk..., is exactly 128 characters
+    tags = record_for(dict(EVENT, data={key: "v"}))["tags"]
+    assert tags["data." + key] == "v" and "truncated" not in tags
+
+
+def test_a_list_of_booleans_in_data_becomes_their_words():
+    assert record_for(dict(EVENT, data={"flags": [True, False]}))["tags"]["data.flags"] == "true,false"
+
+
 def test_data_that_is_a_scalar_is_one_tag():
     assert record_for(dict(EVENT, data="plain"))["tags"]["data"] == "plain"
     assert record_for(dict(EVENT, data=7))["tags"]["data"] == "7"
