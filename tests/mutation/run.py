@@ -39,7 +39,7 @@ BUILD = REPO / "build" / "mutation"
 EQUIVALENT_FILE = REPO / "tests" / "mutation" / "equivalent.txt"
 SPEC_DIR = REPO.parent / "shared" / "spec"
 SCORE_FLOOR = 0.90
-PYTEST = "python -m pytest -x -q -p no:cacheprovider -p no:randomly"
+PYTEST = "python -m pytest -x -q -p no:cacheprovider -p no:randomly --hypothesis-profile=mutation"
 
 # Operators run. Comparisons get the sufficient set for relational operators (negation and the
 # two boundary shifts: == <-> !=, < -> <= / >=, ...), arithmetic the swaps that change a count
