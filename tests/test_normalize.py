@@ -399,6 +399,23 @@ def test_a_data_key_at_its_cap_is_kept_whole_and_not_flagged():
     assert tags["data." + key] == "v" and "truncated" not in tags
 
 
+def test_a_list_in_data_at_the_key_cap_is_kept_whole_and_not_flagged():
+    key = "k" * (128 - len("data."))
+    tags = record_for(dict(EVENT, data={key: ["a", "b"]}))["tags"]
+    assert tags["data." + key] == "a,b" and "truncated" not in tags
+
+
+def test_a_list_in_data_over_the_value_cap_is_cut_and_flagged():
+    tags = record_for(dict(EVENT, data={"v": ["k" * 1025]}))["tags"]
+    assert tags["data.v"] == "k" * 1024 and tags["truncated"] == "true"
+
+
+def test_lists_in_data_count_towards_the_tag_limit():
+    tags = record_for(dict(EVENT, data={f"k{i:03}": ["a"] for i in range(65)}))["tags"]
+    assert sum(key.startswith("data.") for key in tags) == 64 and "data.k064" not in tags
+    assert tags["truncated"] == "true"
+
+
 def test_a_list_of_booleans_in_data_becomes_their_words():
     assert record_for(dict(EVENT, data={"flags": [True, False]}))["tags"]["data.flags"] == "true,false"
 
