@@ -216,7 +216,7 @@ def _objects_in_buffer(buf: _Buffer, max_item_chars: int) -> Iterator[object]:
             assert separator is not None, "a run ends before a comma"
             buf.pos = separator.end()
             yield from values
-            continue
+            continue  # with the next run
         if len(text) - pos > _LARGE_ITEM:
             return  # one huge item: _parse_item reads it with its size checks
         if not buf.fill(1 << 16):
