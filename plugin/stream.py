@@ -194,7 +194,7 @@ def _objects_in_buffer(buf: _Buffer, max_item_chars: int) -> Iterator[object]:
     orjson in one call (see `_parse_run`), refilling the buffer as it goes. It stops with
     `buf.pos` at the first item it did not take (the last one, one orjson would read differently,
     a huge one), which _parse_item then reads with all its checks."""
-    while True:
+    while True:  # run after run
         text, pos = buf.text, buf.pos
         if buf.dropped + pos < buf.careful_until:
             return
