@@ -14,7 +14,7 @@ from pydantic import ValidationError
 import conftest
 from conftest import SpecMissing, spec_column_types, spec_python_types
 from hf_audit.events import parse_event
-from hf_audit.line import SHORTENED_MARK, compact_json, to_line
+from hf_audit.line import SHORTENED_MARK, _shortened, _water_level, compact_json, to_line
 from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, normalize, record_id
 from strategies import hub_events
 
@@ -107,6 +107,12 @@ def test_resources_name_what_data_names():
     }
     for scope, (data, expected) in cases.items():
         assert record_for(dict(EVENT, type=f"{scope}.x", data=data))["resources"] == expected
+
+
+def test_a_repo_move_names_both_repos_with_the_kind_of_data_repo_when_repo_id_names_another():
+    data = {"repo": {"name": "acme/new", "type": "space"}, "repoId": "r1", "from": "acme/old", "to": "acme/new"}
+    resources = record_for(dict(EVENT, type="repo.move", data=data))["resources"]
+    assert "space:acme/old" in resources and "model:acme/old" not in resources
 
 
 def test_repo_move_lists_both_names():
@@ -399,10 +405,10 @@ def test_a_data_key_at_its_cap_is_kept_whole_and_not_flagged():
     assert tags["data." + key] == "v" and "truncated" not in tags
 
 
-def test_a_list_in_data_at_the_key_cap_is_kept_whole_and_not_flagged():
+def test_a_list_in_data_at_the_key_and_value_caps_is_kept_whole_and_not_flagged():
     key = "k" * (128 - len("data."))
-    tags = record_for(dict(EVENT, data={key: ["a", "b"]}))["tags"]
-    assert tags["data." + key] == "a,b" and "truncated" not in tags
+    tags = record_for(dict(EVENT, data={key: ["a" * 1022, "b"]}))["tags"]  # "a...a,b": 1024 characters
+    assert tags["data." + key] == "a" * 1022 + ",b" and "truncated" not in tags
 
 
 def test_a_list_in_data_over_the_value_cap_is_cut_and_flagged():
@@ -595,3 +601,18 @@ def test_a_multibyte_value_keeps_the_longest_prefix_within_its_share():
     # At 4,097 bytes the message's share holds 638 two-byte characters: all of them are kept.
     line = to_line(record_for(dict(EVENT, message="é" * 3000)), 4097)
     assert len(line) <= 4097 and orjson.loads(line)["message"] == "é" * 638
+
+
+# The cutting path's parts at their documented edges (private, but each rule is the docstring's).
+
+
+def test_a_string_of_exactly_level_bytes_stays_whole_in_a_shortened_raw_log():
+    assert _shortened("x" * 10, 10) == "x" * 10
+
+
+def test_a_string_of_level_characters_but_more_bytes_is_cut_to_level_bytes_and_marked():
+    assert _shortened("é" * 10, 10) == "é" * 5 + SHORTENED_MARK  # two bytes each
+
+
+def test_with_no_room_left_every_field_is_cut_to_nothing():
+    assert _water_level([5], 0) == 0
