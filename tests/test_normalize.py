@@ -616,3 +616,7 @@ def test_a_string_of_level_characters_but_more_bytes_is_cut_to_level_bytes_and_m
 
 def test_with_no_room_left_every_field_is_cut_to_nothing():
     assert _water_level([5], 0) == 0
+
+
+def test_the_longer_field_gets_the_room_the_shorter_leaves():
+    assert _water_level([3, 10], 7) == 4

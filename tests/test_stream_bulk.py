@@ -94,6 +94,11 @@ def test_bulk_path_reads_odd_items_as_the_careful_path_does(odd_item, size):
     assert typed(bulk_read(body, size)) == typed(careful_read(body, size))
 
 
+def test_an_integer_beyond_64_bits_as_the_first_item_stays_an_exact_integer():
+    body = b'[123456789012345678901234,{"_id":"a"},{"_id":"b"}]'
+    assert typed(bulk_read(body)) == typed([123456789012345678901234, {"_id": "a"}, {"_id": "b"}])
+
+
 def test_an_item_too_deep_for_the_standard_library_stays_too_deep():
     body = export_with('{"_id":"deep","d":' + "[" * 1010 + "]" * 1010 + "}")
     deep = [item for item in bulk_read(body) if isinstance(item, TooDeep)]
