@@ -14,7 +14,7 @@ from pydantic import ValidationError
 import conftest
 from conftest import SpecMissing, spec_column_types, spec_python_types
 from hf_audit.events import parse_event
-from hf_audit.line import SHORTENED_MARK, _shortened, _water_level, compact_json, to_line
+from hf_audit.line import SHORTENED_MARK, _shortened, _water_level, compact_json, compact_json_clipped, to_line
 from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, normalize, record_id
 from strategies import hub_events
 
@@ -620,3 +620,11 @@ def test_with_no_room_left_every_field_is_cut_to_nothing():
 
 def test_the_longer_field_gets_the_room_the_shorter_leaves():
     assert _water_level([3, 10], 7) == 4
+
+
+def test_a_value_too_deep_for_the_standard_library_is_clipped_and_keeps_its_text_unescaped():
+    deep: list = []
+    for _ in range(3000):
+        deep = [deep]
+    text, clipped = compact_json_clipped({"s": "é", "d": deep})
+    assert clipped and text.startswith('{"s":"é","d":[[')
