@@ -138,6 +138,12 @@ def test_an_item_over_the_bound_is_an_error_on_the_bulk_path_too(size):
         bulk_read(body, size, max_item_chars=2048)
 
 
+def test_an_item_one_character_over_the_bound_is_an_error_on_the_bulk_path_too():
+    large = '{"_id":"' + "x" * 55 + '"}'  # 65 characters, followed by a comma: the bulk path's to take
+    with pytest.raises(DataError, match="larger than 64 characters"):
+        bulk_read(f'[{large},{{"_id":"small"}}]'.encode(), max_item_chars=64)
+
+
 def test_items_just_within_the_bound_are_read():
     body = export_with(json.dumps({"_id": "large", "s": "x" * 1900}), copies=100)
     assert typed(bulk_read(body, max_item_chars=2048)) == typed(careful_read(body, max_item_chars=2048))
