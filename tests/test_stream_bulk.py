@@ -199,3 +199,16 @@ def test_reading_leaves_the_garbage_collector_as_it_was(enabled):
         assert taken and gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_one_bulk_parse_leaves_an_enabled_garbage_collector_enabled():
+    import gc
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        with bulk_runs() as taken:
+            bulk_read(b'[{"_id":"a"},{"_id":"b"}]')
+        assert taken == [1] and gc.isenabled()  # one parse: a state not restored cannot be undone by a second
+    finally:
+        (gc.enable if was else gc.disable)()
