@@ -263,7 +263,7 @@ def _flatten_container(
                 continue  # not a JSON value: nothing to add
         if budget <= 0:
             complete = False
-            continue
+            continue  # the budget is spent: no later leaf is added
         budget -= 1
         path = f"{prefix}{child_key}"
         if len(text) <= MAX_TAG_VALUE_CHARS and len(path) <= MAX_TAG_KEY_CHARS:

@@ -194,7 +194,7 @@ def _objects_in_buffer(buf: _Buffer, max_item_chars: int) -> Iterator[object]:
     orjson in one call (see `_parse_run`), refilling the buffer as it goes. It stops with
     `buf.pos` at the first item it did not take (the last one, one orjson would read differently,
     a huge one), which _parse_item then reads with all its checks."""
-    while True:
+    while True:  # run after run
         text, pos = buf.text, buf.pos
         if buf.dropped + pos < buf.careful_until:
             return
@@ -216,7 +216,7 @@ def _objects_in_buffer(buf: _Buffer, max_item_chars: int) -> Iterator[object]:
             assert separator is not None, "a run ends before a comma"
             buf.pos = separator.end()
             yield from values
-            continue
+            continue  # with the next run
         if len(text) - pos > _LARGE_ITEM:
             return  # one huge item: _parse_item reads it with its size checks
         if not buf.fill(1 << 16):

@@ -12,10 +12,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
 
 from fluentbit_harness import fluent_bit  # noqa: F401  (the fixture, for every test module)
 from hf_audit.simhub.events import generate_events
 from hf_audit.simhub.server import SimulatedHub
+
+# For `make mutation` (tests/mutation/run.py): a property that fails for a mutant fails at its first
+# failing example, unshrunk; shrinking it would take most of the run and tells the run nothing.
+settings.register_profile("mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 TOKEN = "hf_SimulatedSecretToken0123456789"
 ORG = "acme"

@@ -102,6 +102,16 @@ def test_a_body_that_is_not_an_array_fails_while_it_is_read_and_quotes_its_start
         list(body)
 
 
+def test_a_body_that_is_not_an_array_is_quoted_by_its_first_80_characters(hub, tmp_path):
+    hub.queue_fault(Fault(kind="json_object", body={"error": "abcdefghij" * 20}))
+    attempts = client_for(hub, tmp_path).attempts()  # kept: closing it closes its body
+    body = next(attempts)
+    quoted = '{"error":"' + "abcdefghij" * 7  # the body as the Hub sends it (compact JSON), cut at 80
+    with pytest.raises(DataError) as failure:
+        list(body)
+    assert str(failure.value).startswith(f"the export is not a JSON array; it starts with {quoted!r}; ")
+
+
 def test_the_figures_count_each_request_and_the_bytes_of_the_body_that_was_kept(hub, tmp_path):
     hub.queue_fault(Fault(kind="cut_body", fraction=0.5))
     client = client_for(hub, tmp_path)

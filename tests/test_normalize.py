@@ -14,7 +14,7 @@ from pydantic import ValidationError
 import conftest
 from conftest import SpecMissing, spec_column_types, spec_python_types
 from hf_audit.events import parse_event
-from hf_audit.line import SHORTENED_MARK, compact_json, to_line
+from hf_audit.line import SHORTENED_MARK, _shortened, _water_level, compact_json, compact_json_clipped, to_line
 from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, normalize, record_id
 from strategies import hub_events
 
@@ -107,6 +107,12 @@ def test_resources_name_what_data_names():
     }
     for scope, (data, expected) in cases.items():
         assert record_for(dict(EVENT, type=f"{scope}.x", data=data))["resources"] == expected
+
+
+def test_a_repo_move_names_both_repos_with_the_kind_of_data_repo_when_repo_id_names_another():
+    data = {"repo": {"name": "acme/new", "type": "space"}, "repoId": "r1", "from": "acme/old", "to": "acme/new"}
+    resources = record_for(dict(EVENT, type="repo.move", data=data))["resources"]
+    assert "space:acme/old" in resources and "model:acme/old" not in resources
 
 
 def test_repo_move_lists_both_names():
@@ -393,6 +399,33 @@ def test_null_and_scalar_data_values_become_their_text():
     }  # fmt: skip
 
 
+def test_a_data_key_at_its_cap_is_kept_whole_and_not_flagged():
+    key = "k" * (128 - len("data."))  # the tag's key, data.kkk..., is exactly 128 characters
+    tags = record_for(dict(EVENT, data={key: "v"}))["tags"]
+    assert tags["data." + key] == "v" and "truncated" not in tags
+
+
+def test_a_list_in_data_at_the_key_and_value_caps_is_kept_whole_and_not_flagged():
+    key = "k" * (128 - len("data."))
+    tags = record_for(dict(EVENT, data={key: ["a" * 1022, "b"]}))["tags"]  # "a...a,b": 1024 characters
+    assert tags["data." + key] == "a" * 1022 + ",b" and "truncated" not in tags
+
+
+def test_a_list_in_data_over_the_value_cap_is_cut_and_flagged():
+    tags = record_for(dict(EVENT, data={"v": ["k" * 1025]}))["tags"]
+    assert tags["data.v"] == "k" * 1024 and tags["truncated"] == "true"
+
+
+def test_lists_in_data_count_towards_the_tag_limit():
+    tags = record_for(dict(EVENT, data={f"k{i:03}": ["a"] for i in range(65)}))["tags"]
+    assert sum(key.startswith("data.") for key in tags) == 64 and "data.k064" not in tags
+    assert tags["truncated"] == "true"
+
+
+def test_a_list_of_booleans_in_data_becomes_their_words():
+    assert record_for(dict(EVENT, data={"flags": [True, False]}))["tags"]["data.flags"] == "true,false"
+
+
 def test_data_that_is_a_scalar_is_one_tag():
     assert record_for(dict(EVENT, data="plain"))["tags"]["data"] == "plain"
     assert record_for(dict(EVENT, data=7))["tags"]["data"] == "7"
@@ -568,3 +601,30 @@ def test_a_multibyte_value_keeps_the_longest_prefix_within_its_share():
     # At 4,097 bytes the message's share holds 638 two-byte characters: all of them are kept.
     line = to_line(record_for(dict(EVENT, message="é" * 3000)), 4097)
     assert len(line) <= 4097 and orjson.loads(line)["message"] == "é" * 638
+
+
+# The cutting path's parts at their documented edges (private, but each rule is the docstring's).
+
+
+def test_a_string_of_exactly_level_bytes_stays_whole_in_a_shortened_raw_log():
+    assert _shortened("x" * 10, 10) == "x" * 10
+
+
+def test_a_string_of_level_characters_but_more_bytes_is_cut_to_level_bytes_and_marked():
+    assert _shortened("é" * 10, 10) == "é" * 5 + SHORTENED_MARK  # two bytes each
+
+
+def test_with_no_room_left_every_field_is_cut_to_nothing():
+    assert _water_level([5], 0) == 0
+
+
+def test_the_longer_field_gets_the_room_the_shorter_leaves():
+    assert _water_level([3, 10], 7) == 4
+
+
+def test_a_value_too_deep_for_the_standard_library_is_clipped_and_keeps_its_text_unescaped():
+    deep: list = []
+    for _ in range(3000):
+        deep = [deep]
+    text, clipped = compact_json_clipped({"s": "é", "d": deep})
+    assert clipped and text.startswith('{"s":"é","d":[[')

@@ -7,6 +7,7 @@ exactly one.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,12 @@ def test_the_policy_module_holds_the_table(status):
     assert rule.action == action
     assert (rule.error.exit_code if rule.error else None) == exit_code
     assert (rule.failure(status, ORG) if rule.error else "") == message
+
+
+def test_a_rule_cannot_be_changed_through_one_status_it_serves():
+    # One rule object serves 408, 500, 502, 503 and 504: a change made for one would reach them all.
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule_for(503).action = "fail"  # type: ignore[misc]
 
 
 def test_the_retried_statuses_are_the_tables():
@@ -227,6 +234,15 @@ def answer(status: int, **headers: str) -> urllib3.HTTPResponse:
 )  # fmt: skip
 def test_the_wait_before_a_retry_is_the_hubs_reset_or_retry_after_whichever_is_longer(status, headers, wait):
     assert HubRetry(total=3).get_retry_after(answer(status, **headers)) == wait
+
+
+def test_a_retry_after_given_as_a_date_already_past_means_no_wait():
+    assert HubRetry(total=3).get_retry_after(answer(503, **{"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
+
+
+def test_a_retry_after_of_more_digits_than_any_wait_is_the_longest_wait():
+    longest = HubRetry.DEFAULT_RETRY_AFTER_MAX
+    assert HubRetry(total=3).get_retry_after(answer(503, **{"Retry-After": "9" * 5000})) == longest
 
 
 def test_a_wait_that_would_end_past_the_deadline_is_refused_at_once():

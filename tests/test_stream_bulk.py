@@ -94,6 +94,11 @@ def test_bulk_path_reads_odd_items_as_the_careful_path_does(odd_item, size):
     assert typed(bulk_read(body, size)) == typed(careful_read(body, size))
 
 
+def test_an_integer_beyond_64_bits_as_the_first_item_stays_an_exact_integer():
+    body = b'[123456789012345678901234,{"_id":"a"},{"_id":"b"}]'
+    assert typed(bulk_read(body)) == typed([123456789012345678901234, {"_id": "a"}, {"_id": "b"}])
+
+
 def test_an_item_too_deep_for_the_standard_library_stays_too_deep():
     body = export_with('{"_id":"deep","d":' + "[" * 1010 + "]" * 1010 + "}")
     deep = [item for item in bulk_read(body) if isinstance(item, TooDeep)]
@@ -131,6 +136,12 @@ def test_an_item_over_the_bound_is_an_error_on_the_bulk_path_too(size):
     body = export_with(json.dumps({"_id": "large", "s": "x" * 3000}), copies=100)
     with pytest.raises(DataError, match="larger than 2048 characters"):
         bulk_read(body, size, max_item_chars=2048)
+
+
+def test_an_item_one_character_over_the_bound_is_an_error_on_the_bulk_path_too():
+    large = '{"_id":"' + "x" * 55 + '"}'  # 65 characters, followed by a comma: the bulk path's to take
+    with pytest.raises(DataError, match="larger than 64 characters"):
+        bulk_read(f'[{large},{{"_id":"small"}}]'.encode(), max_item_chars=64)
 
 
 def test_items_just_within_the_bound_are_read():
@@ -186,5 +197,18 @@ def test_reading_leaves_the_garbage_collector_as_it_was(enabled):
         with bulk_runs() as taken:
             bulk_read(export_with('{"_id":"plain"}', copies=50))
         assert taken and gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_one_bulk_parse_leaves_an_enabled_garbage_collector_enabled():
+    import gc
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        with bulk_runs() as taken:
+            bulk_read(b'[{"_id":"a"},{"_id":"b"}]')
+        assert taken == [1] and gc.isenabled()  # one parse: a state not restored cannot be undone by a second
     finally:
         (gc.enable if was else gc.disable)()
