@@ -419,24 +419,31 @@ def read_until_closed(fd: int) -> None:
         pass
 
 
+@contextlib.contextmanager
+def drained_pipe() -> Iterator[tuple[int, int]]:
+    """A pipe whose reader takes every byte as it comes, until the write end is closed."""
+    read_fd, write_fd = os.pipe()
+    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
+    drained.start()
+    try:
+        yield read_fd, write_fd
+    finally:
+        os.close(write_fd)
+        drained.join(timeout=30)
+        os.close(read_fd)
+
+
 def test_with_the_reader_at_risk_its_last_131072_lines_count_as_undelivered_however_short():
     # 140,000 lines of 32 bytes, read as they come: 4.5 MB, far past the margin in bytes (pipe +
     # 1 MiB), so the reader's ring of 131,072 lines is what stays undelivered.
-    read_fd, write_fd = os.pipe()
-    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
-    try:
+    with drained_pipe() as (_, write_fd):
         writer = LineWriter(write_fd, 4096, lambda: False)
-        drained.start()
         for _ in range(140_000):
             writer.write(b"w" * 31 + b"\n")
         writer.flush()
         writer.wait_until_read()
         assert writer.delivered(reader_at_risk=False) == 140_000
         assert writer.delivered(reader_at_risk=True) == 140_000 - 131_072
-    finally:
-        os.close(write_fd)
-        drained.join(timeout=30)
-        os.close(read_fd)
 
 
 def test_a_reader_that_keeps_taking_bytes_is_waited_for_past_the_stall_time(monkeypatch):
@@ -466,21 +473,14 @@ def test_a_reader_that_keeps_taking_bytes_is_waited_for_past_the_stall_time(monk
 # lines one byte past it (2 MiB - 1 is a multiple of 7: it does not).
 @pytest.mark.parametrize("line", [b"1234567\n", b"123456\n"])
 def test_with_the_reader_at_risk_lines_within_the_pipe_and_1_mib_of_the_end_count_as_undelivered(line):
-    read_fd, write_fd = os.pipe()
-    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
-    try:
+    with drained_pipe() as (_, write_fd):
         writer = LineWriter(write_fd, 4096, lambda: False)
         margin = pipe_size(write_fd) + 1_048_576
-        drained.start()
         for _ in range(400_000):
             writer.write(line)
         writer.flush()
         writer.wait_until_read()
         assert writer.delivered(reader_at_risk=True) == (400_000 * len(line) - margin) // len(line)
-    finally:
-        os.close(write_fd)
-        drained.join(timeout=30)
-        os.close(read_fd)
 
 
 def test_with_the_reader_at_risk_lines_within_8_mib_and_1_mib_of_the_end_of_a_socket_count_as_undelivered():
@@ -576,10 +576,7 @@ def test_the_reader_buffer_of_a_pipe_is_the_pipe_whatever_size_it_got():
     # allows it, else the pipe keeps a size of its own; either way not the 1 MiB of the common
     # case, and the margin is that pipe and the reader's 1 MiB. 600,000 lines of 7 bytes: the
     # margin covers more lines than the reader's ring of 131,072.
-    read_fd, write_fd = os.pipe()
-    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
-    drained.start()
-    try:
+    with drained_pipe() as (_, write_fd):
         writer = LineWriter(write_fd, 700_000, lambda: False)
         margin = pipe_size(write_fd) + (1 << 20)
         for _ in range(600_000):
@@ -588,10 +585,6 @@ def test_the_reader_buffer_of_a_pipe_is_the_pipe_whatever_size_it_got():
         writer.wait_until_read()
         assert pipe_size(write_fd) != 1 << 20
         assert writer.delivered(reader_at_risk=True) == (600_000 * 7 - margin) // 7
-    finally:
-        os.close(write_fd)
-        drained.join(timeout=30)
-        os.close(read_fd)
 
 
 def test_a_writer_waiting_for_its_last_bytes_to_be_read_looks_again_at_least_every_tenth_of_a_second(monkeypatch):
@@ -612,10 +605,7 @@ def test_a_writer_waiting_for_its_last_bytes_to_be_read_looks_again_at_least_eve
 
 
 def test_with_the_reader_at_risk_140000_empty_lines_inside_the_byte_margin_count_as_none_delivered():
-    read_fd, write_fd = os.pipe()
-    drained = threading.Thread(target=read_until_closed, args=(read_fd,))
-    drained.start()
-    try:
+    with drained_pipe() as (_, write_fd):
         writer = LineWriter(write_fd, 4096, lambda: False)
         for _ in range(140_000):
             writer.write(b"\n")
@@ -623,7 +613,3 @@ def test_with_the_reader_at_risk_140000_empty_lines_inside_the_byte_margin_count
         writer.wait_until_read()
         assert writer.delivered(reader_at_risk=False) == 140_000
         assert writer.delivered(reader_at_risk=True) == 0
-    finally:
-        os.close(write_fd)
-        drained.join(timeout=30)
-        os.close(read_fd)
