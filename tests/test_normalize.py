@@ -14,7 +14,16 @@ from pydantic import ValidationError
 import conftest
 from conftest import SpecMissing, spec_column_types, spec_python_types
 from hf_audit.events import parse_event
-from hf_audit.line import SHORTENED_MARK, _shortened, _water_level, compact_json, compact_json_clipped, to_line
+from hf_audit.line import (
+    SHORTENED_MARK,
+    _encoded_size,
+    _shortened,
+    _shrunk_raw_log,
+    _water_level,
+    compact_json,
+    compact_json_clipped,
+    to_line,
+)
 from hf_audit.normalize import COLUMNS, READ_ONLY_TYPES, RecordContext, normalize, record_id
 from strategies import hub_events
 
@@ -612,6 +621,24 @@ def test_a_string_of_exactly_level_bytes_stays_whole_in_a_shortened_raw_log():
 
 def test_a_string_of_level_characters_but_more_bytes_is_cut_to_level_bytes_and_marked():
     assert _shortened("é" * 10, 10) == "é" * 5 + SHORTENED_MARK  # two bytes each
+
+
+def test_a_shrunk_raw_log_is_the_bisection_from_level_0_pinned_where_the_size_is_not_monotonic():
+    # The shortened size is not monotonic in the level: at level 17 the 18-character id is cut and
+    # marked (31 bytes), at 18 it is whole (18 bytes). So the bisection over levels 0 to the budget
+    # finds a level that fits whose next one does not, not always the largest that fits: here the
+    # text keeping the id is 71 bytes, and the search first finds it at a budget of 74. What it
+    # finds is pinned, so that the same oversize event gives the same line in every version; a
+    # search that starts elsewhere (level -1) only finds it from 77.
+    event_id = "x" * 18
+    raw_log = orjson.dumps({"_id": event_id, "type": "repo.create", "k0": "y" * 27}).decode()
+    keeps_id = compact_json({"_id": event_id, "…": f"{SHORTENED_MARK} 2 more keys"})
+    keeps_nothing = compact_json({"…": f"{SHORTENED_MARK} 3 more keys"})
+    assert _encoded_size(keeps_id) == 71
+    found = {budget: _shrunk_raw_log(raw_log, budget) for budget in range(60, len(raw_log))}
+    assert all(_encoded_size(text) <= budget for budget, text in found.items())
+    assert [budget for budget, text in found.items() if text == keeps_id] == list(range(74, len(raw_log)))
+    assert all(text == keeps_nothing for budget, text in found.items() if budget < 74)
 
 
 def test_with_no_room_left_every_field_is_cut_to_nothing():
