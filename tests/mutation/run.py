@@ -76,7 +76,7 @@ class Target:
     tests: tuple[str, ...]  # pytest arguments, relative to the repository
     definitions: tuple[str, ...] = ()  # `Class`, `Class.method`, `function` or a module-level name; () = all
     # A mutant that makes the tests hang is killed by this timeout (cosmic-ray counts it as
-    # killed). About four times the tests' wall time on the loaded two cores here: a loop that
+    # killed). At least twice the tests' wall time with four targets on two cores: a loop that
     # never ends costs that much, and a mutant that only slows the tests is not cut short.
     timeout: float = 60.0
     weight: int = 1  # rough run time, to start the long ones first
