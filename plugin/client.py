@@ -318,7 +318,7 @@ class ExportClient:
         return Body(response, self._chunks(response), self.settings.max_event_bytes)
 
     def probe(self) -> bytes:
-        """One request, for `check`: the first bytes of the export body (errors raise as in a poll)."""
+        """One request, for `doctor`: the first bytes of the export body (errors raise as in a poll)."""
         with self._open() as response:
             chunks: Iterator[bytes] = response.iter_content(256)
             return next(chunks, b"")

@@ -39,8 +39,9 @@ def default_state_dir(env: Mapping[str, str]) -> str:
 class Declaration:
     """One setting (a plain class: dataclasses would cost launch.py 1.5 MB a waiting poll).
 
-    The flag is the field's name in kebab case unless `flag` says otherwise. `default` is the default as one would write it in the environment variable, or None when the
-    setting has no value by default (or, with `required`, must be given); the settings model's
+    The flag is the field's name in kebab case unless `flag` says otherwise. `default` is the
+    default as one would write it in the environment variable, or None when the setting has no
+    value by default (or, with `required`, must be given); the settings model's
     default is this text converted as any other. `shown` is the default as the README and --help
     state it, for defaults that are a rule rather than a value (e.g. `huggingface-<org>`).
     """

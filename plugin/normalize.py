@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -56,7 +57,12 @@ class RecordContext(BaseModel):
     source_id: str
     source_ttl_days: int
     received_at: datetime
-    max_line_bytes: int
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A context built afresh: a plain copy would carry this one's cached id prefix and record
+        template over to another organization, source or poll time. `deep` changes nothing: every
+        field is immutable."""
+        return type(self)(**{**self.model_dump(), **(update or {})})
 
     @cached_property
     def received_at_text(self) -> str:

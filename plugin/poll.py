@@ -189,7 +189,6 @@ class ExportReader:
             source_id=settings.effective_source_id,
             source_ttl_days=settings.source_ttl_days,
             received_at=now,
-            max_line_bytes=settings.max_line_bytes,
         )
         self.max_line_bytes = settings.max_line_bytes
         # Without databases the record goes straight to its line: the hot path pays nothing.

@@ -214,7 +214,7 @@ def hub_event(spec: Spec, at: datetime, seq: int) -> dict[str, Any]:
 def record_of(event: dict[str, Any], received_at: datetime) -> dict[str, Any]:
     """The record hf-audit-poll prints for the event: parsed, normalized, bounded, as JSON."""
     ctx = RecordContext(org=ORG, workspace_id="ws-detections", source_id="src-detections", source_ttl_days=0,
-                        received_at=received_at, max_line_bytes=65535)
+                        received_at=received_at)
     raw = json.loads(json.dumps(event))
     return orjson.loads(to_line(normalize(parse_event(raw), raw, ctx), 65535))
 

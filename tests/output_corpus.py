@@ -57,7 +57,7 @@ def _odd_events() -> list[dict]:
 def corpus_lines(profile: str, count: int, max_line_bytes: int) -> Iterator[bytes]:
     ctx = RecordContext(
         org="acme", workspace_id="ws-1", source_id="src-1", source_ttl_days=90,
-        received_at=datetime(2026, 11, 25, 17, 5, 0, 250000, tzinfo=UTC), max_line_bytes=max_line_bytes,
+        received_at=datetime(2026, 11, 25, 17, 5, 0, 250000, tzinfo=UTC),
     )  # fmt: skip
     events = generate_events(count, seed=42, end=END, span=timedelta(days=20), data_profile=profile) + _odd_events()
     for event in events:

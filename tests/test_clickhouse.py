@@ -226,7 +226,7 @@ def test_inserting_the_decoded_query_directly_gives_the_same_rows(
 # away as soon as they are inserted.
 _CTX = RecordContext(
     org="acme", workspace_id="default", source_id="huggingface-acme", source_ttl_days=0,
-    received_at=datetime(2026, 11, 25, 17, 0, tzinfo=UTC), max_line_bytes=65535,
+    received_at=datetime(2026, 11, 25, 17, 0, tzinfo=UTC),
 )  # fmt: skip
 
 
@@ -236,7 +236,7 @@ def test_any_record_the_plugin_can_print_is_accepted_and_round_trips(endpoint: C
     database = f"hf_audit_{next(_database_numbers)}"  # a fresh table: TRUNCATE keeps the insert-dedup log
     create_table(endpoint, DDL_FILE, database)
     records = [normalize(parse_event(event), event, _CTX) for event in events]
-    lines = [to_line(record, _CTX.max_line_bytes) for record in records]
+    lines = [to_line(record, 65535) for record in records]
     insert(endpoint, database, lines)
 
     rows = {row["id"]: row for row in stored_rows(endpoint, database)}

@@ -15,7 +15,7 @@ from strategies import hub_events
 
 CTX = RecordContext(
     org="acme", workspace_id="ws", source_id="src", source_ttl_days=90,
-    received_at=datetime(2026, 11, 25, tzinfo=UTC), max_line_bytes=65536,
+    received_at=datetime(2026, 11, 25, tzinfo=UTC),
 )  # fmt: skip
 
 # Values that the model coerces, refuses or reads under another name.

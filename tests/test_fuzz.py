@@ -241,11 +241,8 @@ def test_a_lone_surrogate_in_the_id_makes_the_event_malformed():
 # --- the normalizer ------------------------------------------------------------------------------
 
 
-def context(max_line_bytes: int = 65535) -> RecordContext:
-    return RecordContext(
-        org="acme", workspace_id="ws", source_id="src", source_ttl_days=365,
-        received_at=NOW, max_line_bytes=max_line_bytes,
-    )  # fmt: skip
+def context() -> RecordContext:
+    return RecordContext(org="acme", workspace_id="ws", source_id="src", source_ttl_days=365, received_at=NOW)
 
 
 SPEC_TYPES = spec_python_types()  # a missing spec raises SpecMissing: no column goes unchecked
@@ -330,7 +327,7 @@ def normalize_or_malformed(item: Any, bound: int) -> dict[str, Any] | None:
         event = parse_event(item)
     except MalformedEvent:
         return None
-    return assert_valid_line(to_line(normalize(event, item, context(bound)), bound), bound)
+    return assert_valid_line(to_line(normalize(event, item, context()), bound), bound)
 
 
 @settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

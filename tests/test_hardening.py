@@ -299,7 +299,7 @@ EVENT = {"_id": "6740c3a5e0f1a2b3c4d5e6f7", "createdAt": "2026-11-25T17:03:34.12
 
 def line_for(event: dict, bound: int = 65535) -> tuple[bytes, dict]:
     ctx = RecordContext(org=ORG, workspace_id="w", source_id="s", source_ttl_days=1,
-                        received_at=datetime(2026, 11, 25, tzinfo=UTC), max_line_bytes=bound)  # fmt: skip
+                        received_at=datetime(2026, 11, 25, tzinfo=UTC))  # fmt: skip
     line = to_line(normalize(parse_event(event), event, ctx), bound)
     assert len(line) <= bound and line.count(b"\n") == 1
     return line, json.loads(line)
@@ -343,7 +343,7 @@ def test_a_raw_log_too_large_to_fit_is_the_event_shortened_and_marked_not_an_emp
 
 def test_a_normal_size_line_is_the_plain_dump_of_the_record():
     ctx = RecordContext(org=ORG, workspace_id="w", source_id="s", source_ttl_days=1,
-                        received_at=datetime(2026, 11, 25, tzinfo=UTC), max_line_bytes=65535)  # fmt: skip
+                        received_at=datetime(2026, 11, 25, tzinfo=UTC))  # fmt: skip
     for event in generate_events(200, seed=9):
         record = normalize(parse_event(event), event, ctx)
         assert to_line(record, 65535) == orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)

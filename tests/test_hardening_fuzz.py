@@ -180,7 +180,7 @@ oversize_events = st.builds(
 @given(event=oversize_events, bound=st.sampled_from([4096, 8192, 65535]))
 def test_any_oversize_event_gives_a_line_within_the_bound_whose_raw_log_is_json(event, bound):
     ctx = RecordContext(org=ORG, workspace_id="w", source_id="s", source_ttl_days=1,
-                        received_at=datetime(2026, 11, 25, tzinfo=UTC), max_line_bytes=bound)  # fmt: skip
+                        received_at=datetime(2026, 11, 25, tzinfo=UTC))  # fmt: skip
     line = to_line(normalize(parse_event(event), event, ctx), bound)
     assert len(line) <= bound and line.endswith(b"\n") and line.count(b"\n") == 1
     record = json.loads(line.decode("utf-8"))

@@ -29,7 +29,7 @@ from strategies import hub_events
 
 CTX = RecordContext(
     org="acme", workspace_id="ws-1", source_id="src-1", source_ttl_days=90,
-    received_at=datetime(2026, 11, 25, 17, 0, 0, 123456, tzinfo=UTC), max_line_bytes=65535,
+    received_at=datetime(2026, 11, 25, 17, 0, 0, 123456, tzinfo=UTC),
 )
 
 EVENT = {
@@ -208,6 +208,18 @@ def test_a_missing_spec_folder_is_an_error_not_an_empty_check(monkeypatch, tmp_p
         spec_column_types()
 
 
+def test_a_copied_context_with_another_org_and_poll_time_makes_records_for_them():
+    CTX.record_template, CTX.record_id(EVENT["_id"])  # fills the cached template and id prefix
+    copy = CTX.model_copy(update={"org": "other", "received_at": datetime(2027, 1, 1, tzinfo=UTC)})
+    record = record_for(EVENT, copy)
+    assert record["id"] == record_id("other", EVENT["_id"]) != record_for(EVENT)["id"]
+    assert record["receivedAt"] == "2027-01-01T00:00:00.000Z" and record["tags"]["org"] == "other"
+
+
+def test_a_plain_copy_of_a_context_makes_the_same_records():
+    assert record_for(EVENT, CTX.model_copy()) == record_for(EVENT)
+
+
 def test_id_is_deterministic_and_distinct_per_event():
     first = record_for(EVENT)["id"]
     later = record_for(EVENT, CTX.model_copy(update={"received_at": datetime(2027, 1, 1, tzinfo=UTC)}))["id"]
@@ -282,7 +294,7 @@ def test_resources_come_in_the_same_order_in_every_process():
     script = (
         "import json,sys; from datetime import datetime, timezone; from hf_audit.events import parse_event; "
         "from hf_audit.normalize import normalize, RecordContext; e=json.loads(sys.argv[1]); "
-        "c=RecordContext(org='acme', workspace_id='w', source_id='s', source_ttl_days=1, received_at=datetime.now(timezone.utc), max_line_bytes=65535); "
+        "c=RecordContext(org='acme', workspace_id='w', source_id='s', source_ttl_days=1, received_at=datetime.now(timezone.utc)); "
         "print(normalize(parse_event(e), e, c)['resources'])"
     )
     outputs = {
