@@ -33,7 +33,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,7 @@ import orjson
 import requests
 
 from conftest import ORG, TOKEN, poller_env, run_like_fluent_bit
+from fluentbit_harness import FLUENT_BIT, FluentBit
 from hf_audit.simhub.events import generate_events
 from hf_audit.simhub.server import SimulatedHub
 from opensearch_node import OpenSearchNode, skip_reason
@@ -103,7 +103,7 @@ def parse_variant(text: str) -> Config:
 
 
 def why_skipped() -> str | None:
-    if shutil.which("fluent-bit") is None:
+    if FLUENT_BIT is None:
         return "no fluent-bit binary on PATH (e.g. PATH=/opt/fb/bin:$PATH); no registry ships one"
     if shutil.which("curl") is None:
         return "curl not on PATH (the shipped install.sh uses it)"
@@ -227,46 +227,32 @@ def run_fluent_bit(node: OpenSearchNode, hub: SimulatedHub, ids: set[str], prefi
         "HF_AUDIT_OPENSEARCH_INDEX_PREFIX": prefix,
     })  # fmt: skip
     client = SearchClient(node.url)
-    log_path = run_dir / "fluent-bit.log"
+    fluent_bit = FluentBit(config, env, run_dir / "fluent-bit.log", stdout=run_dir / "fluent-bit.stdout")
     node_cpu = process_cpu(node.proc.pid)
-    with open(log_path, "wb") as log:
-        started = time.perf_counter()
-        proc = subprocess.Popen([str(shutil.which("fluent-bit")), "-c", str(config)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)  # fmt: skip
-        try:
-            # Waits on the node's write count, then refreshes once, as the direct load does: a refresh
-            # every poll would cut the indices into many small segments that the node then merges.
-            while writes_done(node.url, prefix) < len(ids) or searchable(client, prefix) < len(ids):
-                if proc.poll() is not None:
-                    raise BenchError(f"fluent-bit exited with {proc.returncode}: {log_tail(log_path)}")
-                if time.perf_counter() - started > timeout + interval:
-                    raise BenchError(
-                        f"{writes_done(node.url, prefix)} writes of {len(ids)} records after {timeout:.0f} s: {log_tail(log_path)}"
-                    )
-                time.sleep(0.1)
-            wall = time.perf_counter() - started - interval
-            polls = log_path.read_text(errors="replace").count('msg="poll finished"')
-            loader_cpu = process_cpu(proc.pid)
-            node_used = process_cpu(node.proc.pid) - node_cpu
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    started = time.perf_counter()
+    with fluent_bit:  # stopped with SIGTERM on the way out, as a user's service manager would
+        # Waits on the node's write count, then refreshes once, as the direct load does: a refresh
+        # every poll would cut the indices into many small segments that the node then merges.
+        while writes_done(node.url, prefix) < len(ids) or searchable(client, prefix) < len(ids):
+            if not fluent_bit.running:
+                raise BenchError(f"fluent-bit exited with {fluent_bit.stop()}: {fluent_bit.log_tail()}")
+            if time.perf_counter() - started > timeout + interval:
+                raise BenchError(
+                    f"{writes_done(node.url, prefix)} writes of {len(ids)} records after {timeout:.0f} s: {fluent_bit.log_tail()}"
+                )
+            time.sleep(0.1)
+        wall = time.perf_counter() - started - interval
+        polls = fluent_bit.log_text().count('msg="poll finished"')
+        loader_cpu = process_cpu(fluent_bit.pid)
+        node_used = process_cpu(node.proc.pid) - node_cpu
     found = indexed_ids(node.url, prefix)
     if len(found) != len(ids) or set(found) != ids:
         raise BenchError(f"not exactly once: {len(found)} documents, {len(set(found))} distinct ids, "
                          f"{len(set(found) ^ ids)} ids differ from the {len(ids)} records")  # fmt: skip
-    problems = [line for line in log_path.read_text(errors="replace").splitlines() if "[error]" in line]
+    problems = [line for line in fluent_bit.log_text().splitlines() if "[error]" in line]
     if problems:
         raise BenchError("Fluent Bit logged errors: " + "\n".join(problems[:5]))
     return Sample(wall, loader_cpu, node_used, SearchClient(node.url).index_total(f"{prefix}-*"), polls)
-
-
-def log_tail(path: Path) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-15:])
 
 
 def shipped_output_settings() -> str:
