@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn, cast
 
 from . import __version__, doctor, statecmd
-from .declarations import DECLARATIONS
+from .declarations import BY_FIELD, DECLARATIONS
 from .enrich import IpEnricher
 from .errors import ExitCode, HfAuditError, UsageError
 from .logs import LogFormat, Redactor, setup_logging
@@ -150,17 +150,20 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
     return settings.model_copy(update={"token": found.token, "token_source": found.source, "token_warning": found.warning})
 
 
-def _logging_choice(args: argparse.Namespace, env: Mapping[str, str], field: str, default: str) -> str:
-    option = next(o for o in OPTIONS if o.field == field)
-    text = getattr(args, field, None) or env.get(option.env) or default
+def _logging_choice(args: argparse.Namespace, env: Mapping[str, str], field: str) -> str:
+    """A logging setting, read before the settings model (which may refuse the rest): its
+    declared default when it is unset or not one of its choices."""
+    declaration = BY_FIELD[field]
+    default = str(declaration.default)
+    text = getattr(args, field, None) or env.get(declaration.env) or default
     try:
-        return str(option.convert(text))
+        return str(converter(declaration)(text))
     except ValueError:
         return default
 
 
 def _log_format(args: argparse.Namespace, env: Mapping[str, str]) -> LogFormat:
-    return "json" if _logging_choice(args, env, "log_format", "logfmt") == "json" else "logfmt"
+    return "json" if _logging_choice(args, env, "log_format") == "json" else "logfmt"
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -176,9 +179,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     for token in candidate_tokens(env, getattr(args, "token_path", None)):
         redactor.add(token)
     log = setup_logging(
-        _logging_choice(args, env, "log_level", "info"),
+        _logging_choice(args, env, "log_level"),
         redactor,
-        org=getattr(args, "org", None) or env.get("HF_ORG", ""),
+        org=getattr(args, "org", None) or env.get(BY_FIELD["org"].env, ""),
         fmt=_log_format(args, env),
     )
     stop = StopSignal()
