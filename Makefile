@@ -9,11 +9,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+# The compiled hot path (plugin/native, Rust) is built by the install, so a change to it reinstalls.
+# rustup puts cargo in ~/.cargo/bin: a shell that never sourced ~/.cargo/env still builds it.
+export PATH := $(PATH):$(HOME)/.cargo/bin
+NATIVE := plugin/native/Cargo.toml plugin/native/Cargo.lock plugin/native/src/lib.rs
+
+$(VENV)/.runtime: pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.test: pyproject.toml | $(BIN)/python
+$(VENV)/.test: pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.runtime
 
@@ -21,7 +26,7 @@ install: $(VENV)/.runtime
 
 install-test: $(VENV)/.test
 
-$(VENV)/.mutation: pyproject.toml | $(BIN)/python
+$(VENV)/.mutation: pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,mutation]'
 	touch $@ $(VENV)/.test $(VENV)/.runtime
 
@@ -90,10 +95,12 @@ chaos: install-test
 fuzz: install-test
 	HF_AUDIT_FUZZ_SCALE=$${HF_AUDIT_FUZZ_SCALE:-20} $(BIN)/pytest tests/test_fuzz.py -p no:cacheprovider
 
-## Mutation testing (cosmic-ray) of the code that decides what is printed and committed; not part
-## of `make test` (tests/test_known_mutants.py is its quick part there). Report: build/mutation/report.txt.
+## Mutation testing (cosmic-ray) of the code that decides what is printed and committed, then one-line
+## mutants of its compiled twin (plugin/native); not part of `make test` (tests/test_known_mutants.py
+## is its quick part there). Report: build/mutation/report.txt.
 mutation: install-mutation
 	$(BIN)/python tests/mutation/run.py $(TARGETS)
+	$(BIN)/python tests/mutation/native.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache plugin/native/target plugin/_native.*.so

@@ -140,6 +140,11 @@ DECLARATIONS: tuple[Declaration, ...] = (
     Declaration("log_format", "HF_AUDIT_LOG_FORMAT", "choice", "stderr line format: logfmt or json", default="logfmt", choices=("logfmt", "json")),
     Declaration("trace", "HF_AUDIT_TRACE", "bool", "log every HTTP exchange (credentials and cookies masked)", default="false"),
     Declaration(
+        "compiled", "HF_AUDIT_COMPILED", "bool",
+        "write records with the compiled hot path, where it was built (false: the Python code alone, the same bytes, slower)",
+        default="true",
+    ),
+    Declaration(
         "geoip_city_db", "HF_AUDIT_GEOIP_CITY_DB", "path",
         "MaxMind DB City database (GeoLite2-City, GeoIP2-City, DB-IP City Lite): fills srcCity, srcLatitude, srcLongitude",
         shown="(none)",

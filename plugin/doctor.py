@@ -17,6 +17,7 @@ from typing import TextIO
 from .client import ExportClient, TLSError, tls_verify
 from .enrich import configured_databases, inspect_database
 from .errors import AuthError, ExitCode, HfAuditError, NotFoundError
+from .fastline import is_built
 from .settings import Settings
 from .state import StateStore
 
@@ -73,6 +74,7 @@ def run_checks(load: Callable[[], Settings], fluent_bit_config: Path | None) -> 
     verdicts += _endpoint_checks(settings)
     verdicts += _state_checks(settings)
     verdicts.append(_line_bound_check(settings, fluent_bit_config))
+    verdicts.append(hot_path_check(settings))
     verdicts += enrichment_checks(settings)
     if fluent_bit_config is not None:
         verdicts.append(ring_buffer_check(fluent_bit_config))
@@ -186,6 +188,17 @@ def print_verdicts(verdicts: list[Verdict], out: TextIO, redact: Callable[[str],
     failed = [v for v in verdicts if not v.passed]
     out.write("all checks passed\n" if not failed else f"{len(failed)} check(s) failed\n")
     return failed[0].exit_code if failed else ExitCode.OK
+
+
+def hot_path_check(settings: Settings) -> Verdict:
+    """Which code writes the records; a note, never a failure (both write the same bytes)."""
+    if not is_built():
+        detail = "Python only: the compiled extension was not built (reinstall with Rust's cargo on PATH to build it)"
+    elif not settings.compiled:
+        detail = "Python only: HF_AUDIT_COMPILED=false"
+    else:
+        detail = "compiled (plugin/native), the Python code for what it leaves"
+    return Verdict("hot path", True, detail)
 
 
 def enrichment_checks(settings: Settings) -> list[Verdict]:

@@ -175,16 +175,20 @@ class IpEnricher:
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any]:
         """`record` with its src* columns filled for its srcIP (the same dict, changed in place)."""
-        address = record["srcIP"]
-        if not address:
-            return record
-        found = self._cache.get(address)
-        if found is None:
-            found = self._cache[address] = self.lookup(address)
+        found = self.enrichment_of(record["srcIP"])
         if found.entries:
             record.update(found.columns)
             record["enrichments"] = list(found.entries)  # a list of its own; the entries are never changed
         return record
+
+    def enrichment_of(self, address: str) -> Enrichment:
+        """What the databases say about `address`, looked up once a poll; nothing for no address."""
+        if not address:
+            return _NOTHING
+        found = self._cache.get(address)
+        if found is None:
+            found = self._cache[address] = self.lookup(address)
+        return found
 
     def lookup(self, address: str) -> Enrichment:
         """What the databases say about one address (uncached)."""

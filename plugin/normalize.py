@@ -69,8 +69,13 @@ class RecordContext(BaseModel):
         return format_time(self.received_at)
 
     @cached_property
-    def _id_prefix(self) -> Any:
-        return hashlib.sha1(_ID_NAMESPACE.bytes + f"huggingface:{self.org}:".encode())
+    def id_prefix(self) -> bytes:
+        """What record_id hashes before the event id: the fixed namespace, then this organization."""
+        return _ID_NAMESPACE.bytes + f"huggingface:{self.org}:".encode()
+
+    @cached_property
+    def _id_prefix_hash(self) -> Any:
+        return hashlib.sha1(self.id_prefix)
 
     @cached_property
     def record_template(self) -> dict[str, Any]:
@@ -101,7 +106,7 @@ class RecordContext(BaseModel):
 
     def record_id(self, event_id: str) -> str:
         """record_id(org, event_id), from a hash of the fixed prefix computed once a poll."""
-        sha1 = self._id_prefix.copy()
+        sha1 = self._id_prefix_hash.copy()
         sha1.update(event_id.encode())
         return _uuid5_text(sha1)
 

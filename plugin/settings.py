@@ -192,6 +192,7 @@ class Settings(BaseModel):
     source_ttl_days: int = declared("source_ttl_days", ge=0, le=2**32 - 1)
     metrics_file: Path | None = declared("metrics_file")
     trace: bool = declared("trace")
+    compiled: bool = declared("compiled")
     # Offline IP enrichment (enrich.py): each database is opened and checked before any request.
     geoip_city_db: Path | None = declared("geoip_city_db")
     geoip_asn_db: Path | None = declared("geoip_asn_db")

@@ -34,7 +34,7 @@ def test_doctor_passes_every_item_against_a_healthy_hub(poll):
     run = poll("doctor")
     assert run.returncode == 0, run.stdout
     found = verdicts(run)
-    assert set(found) == {"settings", "token", "endpoint", "tls", "permission", "export", "state directory", "checkpoint", "line bound"}
+    assert set(found) == {"settings", "token", "endpoint", "tls", "permission", "export", "state directory", "checkpoint", "line bound", "hot path"}
     assert all(line.startswith("PASS") for line in found.values())
     assert "HF_TOKEN environment variable" in found["token"]
 

@@ -1,0 +1,18 @@
+"""Types of the compiled extension (plugin/native/src/lib.rs); see plugin/fastline.py."""
+
+from typing import Any
+
+class ItemLineWriter:
+    def __init__(
+        self,
+        columns: list[tuple[str, bytes]],
+        id_prefix: bytes,
+        org: str,
+        read_only_types: set[str],
+        limits: tuple[int, int, int, int, int],
+        max_line_bytes: int,
+    ) -> None: ...
+    def line(self, item: dict[str, Any]) -> bytes | None: ...
+    def enriched_line(self, item: dict[str, Any], enriched: dict[str, bytes] | None) -> bytes | None: ...
+
+def has_model_types(item: object) -> bool: ...

@@ -1,0 +1,86 @@
+"""The compiled hot path: an export item straight to its line, when the extension is built.
+
+`hf_audit._native` (plugin/native, Rust) writes the same bytes as `to_line(normalize(...))` for the
+items it knows how to (what the Hub sends: text, integers, booleans, nesting of a few levels) and
+returns None for the rest, which the poll hands to the Python path. The Python code stays the
+definition; tests/test_fastline.py checks that both give the same line. The extension is optional:
+installed without a Rust toolchain, hf-audit runs the Python path alone, only slower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .enrich import IpEnricher
+from .line import MAX_TAG_VALUE_CHARS
+from .normalize import (
+    MAX_DATA_DEPTH,
+    MAX_DATA_TAGS,
+    MAX_RESOURCES,
+    MAX_TAG_KEY_CHARS,
+    READ_ONLY_TYPES,
+    RecordContext,
+)
+
+if TYPE_CHECKING:
+    from ._native import ItemLineWriter
+
+
+def _writer_class() -> type[ItemLineWriter] | None:
+    try:
+        from ._native import ItemLineWriter
+    except ImportError:  # built without Rust (the extension is optional): the Python path does it all
+        return None
+    return ItemLineWriter
+
+
+_WRITER_CLASS = _writer_class()
+
+_UNSUPPORTED: dict[str, bytes] = {}  # an enrichment orjson cannot write: its records take the Python path
+
+
+def is_built() -> bool:
+    """Whether the compiled extension was built with this installation."""
+    return _WRITER_CLASS is not None
+
+
+class FastLines:
+    """One poll's compiled writer: `line(item)` is the item's line, or None for the Python path."""
+
+    def __init__(self, ctx: RecordContext, max_line_bytes: int, enricher: IpEnricher | None) -> None:
+        if _WRITER_CLASS is None:
+            raise RuntimeError("the compiled extension hf_audit._native is not built")
+        columns = [(column, orjson.dumps(value)) for column, value in ctx.record_template.items()]
+        limits = (MAX_TAG_VALUE_CHARS, MAX_TAG_KEY_CHARS, MAX_DATA_TAGS, MAX_DATA_DEPTH, MAX_RESOURCES)
+        self._writer = _WRITER_CLASS(columns, ctx.id_prefix, ctx.org, set(READ_ONLY_TYPES), limits, max_line_bytes)
+        self._enricher = enricher
+        self._enriched: dict[str, dict[str, bytes] | None] = {}  # address -> its columns' JSON
+        # Called once per new event: without enrichment, straight into the compiled code.
+        self.line: Callable[[dict[str, Any]], bytes | None] = (
+            self._writer.line if enricher is None else self._enriched_line
+        )
+
+    def _enriched_line(self, item: dict[str, Any]) -> bytes | None:
+        enriched = self._enriched_columns(item.get("ip", ""))
+        if enriched is _UNSUPPORTED:
+            return None
+        return self._writer.enriched_line(item, enriched)
+
+    def _enriched_columns(self, address: str) -> dict[str, bytes] | None:
+        """What IpEnricher.apply would set, as each value's JSON; None when it sets nothing."""
+        if address in self._enriched:
+            return self._enriched[address]
+        assert self._enricher is not None
+        found = self._enricher.enrichment_of(address)
+        columns: dict[str, bytes] | None = None
+        if found.entries:
+            try:
+                columns = {column: orjson.dumps(value) for column, value in found.columns.items()}
+                columns["enrichments"] = orjson.dumps(list(found.entries))
+            except (orjson.JSONEncodeError, TypeError):
+                columns = _UNSUPPORTED
+        self._enriched[address] = columns
+        return columns

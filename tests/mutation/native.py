@@ -1,0 +1,120 @@
+"""`make mutation`, its compiled part: one-line mutants of plugin/native/src/lib.rs, each against
+tests/test_fastline.py.
+
+cosmic-ray mutates Python only. The compiled hot path is a second implementation of rules whose
+definition is Python (normalize.py, line.py, events.py), so each mutant below breaks one of those
+rules the way a slip would: a bound off by one, a default, an order, an escape, a calendar rule. The
+run builds each mutant in a copy of the crate (build/mutation/native), puts it in a copy of plugin/
+first on PYTHONPATH (the worktree is never changed) and runs the tests. It fails when a mutant survives that
+is not listed as equivalent, with its reason, in EQUIVALENT.
+
+Usage: python tests/mutation/native.py   (about 10 s of build and 5 s of tests per mutant)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CRATE = REPO / "plugin" / "native"
+BUILD = REPO / "build" / "mutation" / "native"
+TESTS = ("tests/test_fastline.py", "-x", "-q", "-p", "no:cacheprovider")
+
+# (name, the line's text, its mutant): each text occurs exactly once in lib.rs.
+MUTANTS: tuple[tuple[str, str, str], ...] = (
+    ("tag value bound", "if chars(&text) <= value_bound && chars(&key) <= key_bound {", "if chars(&text) < value_bound && chars(&key) <= key_bound {"),
+    ("characters, not bytes", "        text.chars().count()", "        text.len()"),
+    ("tag budget", "            if *budget <= 0 {", "            if *budget < 0 {"),
+    ("data depth bound", "        if depth >= self.limits.data_depth {", "        if depth > self.limits.data_depth {"),
+    ("list of scalars joined", 'texts.join(",")', 'texts.join(";")'),
+    ("list index in a tag key", "complete = child_tag(&index.to_string(), &child, &mut budget)? && complete;",
+     "complete = child_tag(&(index + 1).to_string(), &child, &mut budget)? && complete;"),
+    ("empty oauth client", 'tags.set(Cow::Borrowed("oauth.clientId"), Cow::Borrowed(text(Some(oauth), intern!(py, "clientId"))?));',
+     'let _ = text(Some(oauth), intern!(py, "clientId"))?;'),
+    ("actor cut flagged", '            tags.set(Cow::Borrowed("truncated"), Cow::Borrowed("true"));\n        }\n        Ok(actor)', "        }\n        Ok(actor)"),
+    ("author deleted", '                actor.push((Cow::Borrowed("deleted"), Cow::Borrowed(text)));', ""),
+    ("read-only types", "Field::ReadOnly => write_bool(line, self.read_only_types.contains(event.event_type)),", "Field::ReadOnly => write_bool(line, false),"),
+    ("repository kind default", '        _ => "model",\n', '        _ => "models",\n'),
+    ("from and to only in the repo scope", 'if scope == "repo" {', 'if scope != "org" {'),
+    ("user fields in order", '                found.extend(named(py, owner, "user", &user, &[K::User, K::Name])?);',
+     '                found.extend(named(py, owner, "user", &user, &[K::Name, K::User])?);'),
+    ("resources deduplicated", "    found.retain(|name| seen.insert(name.clone()));", "    found.retain(|name| seen.insert(name.clone()) || true);"),
+    ("resources bounded", "    found.truncate(limit);", "    found.truncate(limit + 1);"),
+    ("escape hex case", 'const HEX: &[u8; 16] = b"0123456789abcdef";\n    let once', 'const HEX: &[u8; 16] = b"0123456789ABCDEF";\n    let once'),
+    ("escape DEL", "        0x00..=0x1f => &[", "        0x00..=0x1f | 0x7f => &["),
+    ("uuid variant", 'hex[16] = b"89ab"[(digest[8] >> 4 & 0x3) as usize];', 'hex[16] = b"89ab"[(digest[8] & 0x3) as usize];'),
+    ("id length bound", "Ok(!text.is_empty() && text.len() <= most && text.is_ascii())", "Ok(!text.is_empty() && text.len() < most && text.is_ascii())"),
+    ("author id alias", "if matches!(name, K::Author) && nested.contains(key(py, K::Id))? {", "if false {"),
+    ("only author.deleted may be null", "if !value.is_exact_instance_of::<PyBool>() && !(value.is_none() && flag_may_be_null) {",
+     "if !value.is_exact_instance_of::<PyBool>() && !value.is_none() {"),
+    ("hour bound", "hour < 24 &&", "hour <= 24 &&"),
+    ("leap years", "year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)", "year % 4 == 0"),
+)
+
+EQUIVALENT = {
+    # NEEDS_ESCAPE decides which bytes reach escape(), and DEL is not one of them.
+    "escape DEL": "escape() is only called for bytes NEEDS_ESCAPE marks, which DEL is not",
+}
+
+
+def build(source: str, tree: Path) -> str | None:
+    """Build lib.rs as `source` into the tree's hf_audit; the compiler's complaint when it fails."""
+    crate = BUILD / "crate"
+    (crate / "src" / "lib.rs").write_text(source)
+    env = {**os.environ, "PYO3_PYTHON": sys.executable, "CARGO_TARGET_DIR": str(BUILD / "target")}
+    result = subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=crate, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        return result.stderr[-500:]
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    shutil.copy(BUILD / "target" / "release" / "lib_native.so", tree / "hf_audit" / f"_native{suffix}")
+    return None
+
+
+def tests_pass(tree: Path) -> bool:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run([sys.executable, "-m", "pytest", *TESTS], cwd=REPO, env=env, capture_output=True).returncode == 0
+
+
+def main() -> int:
+    if shutil.which("cargo") is None:
+        print("tests/mutation/native.py needs cargo (Rust) on PATH", file=sys.stderr)
+        return 2
+    original = (CRATE / "src" / "lib.rs").read_text()
+    tree = BUILD / "tree"
+    for copy in (tree, BUILD / "crate"):
+        shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(REPO / "plugin", tree / "hf_audit", ignore=shutil.ignore_patterns("__pycache__", "target", "_native*"))
+    shutil.copytree(CRATE, BUILD / "crate", ignore=shutil.ignore_patterns("target"))
+    survivors: list[str] = []
+    broken: list[str] = []
+    outcomes: dict[str, int] = {"killed": 0, "equivalent": 0}
+    if (problem := build(original, tree)) is not None or not tests_pass(tree):
+        print(f"the unmutated crate does not pass its tests: {problem or 'see pytest ' + ' '.join(TESTS)}", file=sys.stderr)
+        return 1
+    for name, text, mutant in MUTANTS:
+        if original.count(text) != 1:
+            broken.append(f"{name}: its text occurs {original.count(text)} times in lib.rs (edit the mutant)")
+            continue
+        if (problem := build(original.replace(text, mutant), tree)) is not None:
+            broken.append(f"{name}: does not build: {problem}")
+            continue
+        killed = not tests_pass(tree)
+        verdict = "killed" if killed else ("equivalent" if name in EQUIVALENT else "SURVIVED")
+        print(f"{verdict:>10}  {name}", flush=True)
+        if verdict == "SURVIVED":
+            survivors.append(name)
+        else:
+            outcomes[verdict] += 1
+    print(f"native: {outcomes['killed']} killed, {len(survivors)} survived, {outcomes['equivalent']} equivalent, {len(broken)} broken")
+    for line in broken:
+        print(f"broken: {line}", file=sys.stderr)
+    return 1 if survivors or broken else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
