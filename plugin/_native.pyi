@@ -1,5 +1,6 @@
 """Types of the compiled extension (plugin/native/src/lib.rs); see plugin/fastline.py."""
 
+from collections.abc import Callable
 from typing import Any
 
 class ItemLineWriter:
@@ -11,8 +12,8 @@ class ItemLineWriter:
         read_only_types: set[str],
         limits: tuple[int, int, int, int, int],
         max_line_bytes: int,
+        dumps: Callable[[Any], bytes],
     ) -> None: ...
-    def line(self, item: dict[str, Any]) -> bytes | None: ...
-    def enriched_line(self, item: dict[str, Any], enriched: dict[str, bytes] | None) -> bytes | None: ...
+    def line(self, item: dict[str, Any], enriched: dict[str, bytes] | None = None) -> bytes | None: ...
 
 def has_model_types(item: object) -> bool: ...

@@ -1,8 +1,9 @@
 """The compiled hot path: an export item straight to its line, when the extension is built.
 
 `hf_audit._native` (plugin/native, Rust) writes the same bytes as `to_line(normalize(...))` for the
-items it knows how to (what the Hub sends: text, integers, booleans, nesting of a few levels) and
-returns None for the rest, which the poll hands to the Python path. The Python code stays the
+items it knows how to (what a JSON parser gives: text, numbers, booleans, null, lists and objects)
+and returns None for the rest (an integer beyond 64 bits, a lone surrogate, nesting orjson refuses,
+a line over the bound), which the poll hands to the Python path. The Python code stays the
 definition; tests/test_fastline.py checks that both give the same line. The extension is optional:
 installed without a Rust toolchain, hf-audit runs the Python path alone, only slower.
 """
@@ -55,19 +56,19 @@ class FastLines:
             raise RuntimeError("the compiled extension hf_audit._native is not built")
         columns = [(column, orjson.dumps(value)) for column, value in ctx.record_template.items()]
         limits = (MAX_TAG_VALUE_CHARS, MAX_TAG_KEY_CHARS, MAX_DATA_TAGS, MAX_DATA_DEPTH, MAX_RESOURCES)
-        self._writer = _WRITER_CLASS(columns, ctx.id_prefix, ctx.org, set(READ_ONLY_TYPES), limits, max_line_bytes)
+        self._writer = _WRITER_CLASS(
+            columns, ctx.id_prefix, ctx.org, set(READ_ONLY_TYPES), limits, max_line_bytes, orjson.dumps
+        )
         self._enricher = enricher
         self._enriched: dict[str, dict[str, bytes] | None] = {}  # address -> its columns' JSON
-        # Called once per new event: without enrichment, straight into the compiled code.
-        self.line: Callable[[dict[str, Any]], bytes | None] = (
-            self._writer.line if enricher is None else self._enriched_line
-        )
+        # Called for every new event: without enrichment, straight into the compiled code.
+        self.line: Callable[[dict[str, Any]], bytes | None] = self._writer.line if enricher is None else self._enriched_line
 
     def _enriched_line(self, item: dict[str, Any]) -> bytes | None:
         enriched = self._enriched_columns(item.get("ip", ""))
         if enriched is _UNSUPPORTED:
             return None
-        return self._writer.enriched_line(item, enriched)
+        return self._writer.line(item, enriched)
 
     def _enriched_columns(self, address: str) -> dict[str, bytes] | None:
         """What IpEnricher.apply would set, as each value's JSON; None when it sets nothing."""

@@ -11,7 +11,8 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
+use sha1::{Digest, Sha1};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -71,8 +72,6 @@ fn key(py: Python<'_>, name: K) -> &Bound<'_, PyString> {
     KEYS.get_or_init(py, || KEY_TEXTS.iter().map(|text| PyString::intern(py, text).unbind()).collect())[name as usize].bind(py)
 }
 
-/// Nesting deeper than this goes to Python (orjson itself serializes up to 254 levels).
-const MAX_JSON_DEPTH: usize = 128;
 
 /// The bounds normalize.py and line.py declare, handed over when the writer is built.
 #[derive(Clone, Copy)]
@@ -158,14 +157,17 @@ struct ItemLineWriter {
     read_only_types: HashSet<String>,
     limits: Limits,
     max_line_bytes: usize,
+    dumps: Py<PyAny>, // orjson.dumps: rawLog is the event's JSON as orjson writes it
 }
 
 #[pymethods]
 impl ItemLineWriter {
     /// `columns`: (name, the template value's JSON) in record order; a per-event column's JSON
     /// is not used. `limits`: MAX_TAG_VALUE_CHARS, MAX_TAG_KEY_CHARS, MAX_DATA_TAGS,
-    /// MAX_DATA_DEPTH, MAX_RESOURCES.
+    /// MAX_DATA_DEPTH, MAX_RESOURCES. `dumps`: orjson.dumps, which writes rawLog's text: faster
+    /// than walking the item here, and what it refuses is the Python path's.
     #[new]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         columns: Vec<(String, Vec<u8>)>,
@@ -174,6 +176,7 @@ impl ItemLineWriter {
         read_only_types: HashSet<String>,
         limits: (usize, usize, i64, usize, usize),
         max_line_bytes: usize,
+        dumps: Py<PyAny>,
     ) -> Self {
         let columns = columns
             .into_iter()
@@ -209,29 +212,27 @@ impl ItemLineWriter {
             read_only_types,
             limits: Limits { tag_value_chars, tag_key_chars, data_tags, data_depth, resources },
             max_line_bytes,
+            dumps,
         }
     }
 
     /// The item's line (newline included), or None when the Python path must write it.
-    fn line<'py>(&self, py: Python<'py>, item: &Bound<'py, PyAny>) -> Option<Bound<'py, PyBytes>> {
-        self.enriched_line(py, item, None)
-    }
-
-    /// The same, with `enriched` (column -> its value's JSON) for the columns an enrichment fills.
-    #[pyo3(signature = (item, enriched))]
-    fn enriched_line<'py>(
+    /// `enriched`: column -> its value's JSON, for the columns an enrichment fills.
+    #[pyo3(signature = (item, enriched=None))]
+    fn line<'py>(
         &self,
         py: Python<'py>,
         item: &Bound<'py, PyAny>,
         enriched: Option<&Bound<'py, PyDict>>,
     ) -> Option<Bound<'py, PyBytes>> {
-        BUFFERS.with(|buffers| {
+        let raw_log = self.dumps.bind(py).call1((item,)).ok()?; // refused (an error): the Python path
+        let raw_log = std::str::from_utf8(raw_log.downcast_exact::<PyBytes>().ok()?.as_bytes()).ok()?;
+        LINE.with(|line| {
             // Busy only if a line were asked for while one is written (nothing here runs Python
             // code that could): then the Python path writes it.
-            let mut buffers = buffers.try_borrow_mut().ok()?;
-            let (raw_log, line) = &mut *buffers;
-            self.write_line(py, item, enriched, raw_log, line).ok()?;
-            (line.len() <= self.max_line_bytes).then(|| PyBytes::new(py, line))
+            let mut line = line.try_borrow_mut().ok()?;
+            self.write_line(py, item, raw_log, enriched, &mut line).ok()?;
+            (line.len() <= self.max_line_bytes).then(|| PyBytes::new(py, &line))
         })
     }
 }
@@ -258,9 +259,9 @@ struct Event<'a> {
 }
 
 thread_local! {
-    // The event's JSON and the line, reused from call to call: fresh buffers of a few KB each
-    // time cost more than the rest of the line (glibc consolidates its small free chunks first).
-    static BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    // The line, reused from call to call: a fresh buffer of a few KB each time costs more than
+    // the rest of the line (glibc consolidates its small free chunks first).
+    static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl ItemLineWriter {
@@ -268,8 +269,8 @@ impl ItemLineWriter {
         &self,
         py: Python<'_>,
         item: &'a Bound<'_, PyAny>,
+        raw_log: &str,
         enriched: Option<&Bound<'_, PyDict>>,
-        raw_log: &mut Vec<u8>,
         line: &mut Vec<u8>,
     ) -> Fast<()> {
         let owner = item;
@@ -323,9 +324,6 @@ impl ItemLineWriter {
                 tags.set(Cow::Borrowed("truncated"), Cow::Borrowed("true"));
             }
         }
-        // rawLog, the event's JSON, escaped as a string's content: written here, copied below.
-        raw_log.clear();
-        write_value(raw_log, owner, 0, true)?;
         let actor = self.actor(py, owner, author.as_ref(), &event, &mut tags)?;
         let resources = match &data {
             Some(data) => resources_of(py, owner, data, scope, self.limits.resources)?,
@@ -372,11 +370,7 @@ impl ItemLineWriter {
             Field::Tags => write_pairs(line, &parts.tags.pairs),
             Field::Resources => write_strs(line, &parts.resources),
             Field::ReadOnly => write_bool(line, self.read_only_types.contains(event.event_type)),
-            Field::RawLog => {
-                line.push(b'"');
-                line.extend_from_slice(raw_log);
-                line.push(b'"');
-            }
+            Field::RawLog => write_str(line, raw_log),
             Field::Message => write_str(line, event.message),
             Field::AuthorId => write_str(line, event.author_id),
             Field::AuthorUser => write_str(line, event.author_user),
@@ -394,10 +388,8 @@ impl ItemLineWriter {
     /// RecordContext.record_id: sha1(namespace + "huggingface:<org>:" + id) as uuid5-style text.
     fn write_record_id(&self, out: &mut Vec<u8>, event_id: &str) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut sha1 = sha1_smol::Sha1::new();
-        sha1.update(&self.id_prefix);
-        sha1.update(event_id.as_bytes());
-        let digest = sha1.digest().bytes();
+        // The sha1 crate uses the CPU's SHA instructions where it has them.
+        let digest = Sha1::new().chain_update(&self.id_prefix).chain_update(event_id.as_bytes()).finalize();
         let mut hex = [0u8; 32];
         for (index, byte) in digest[..16].iter().enumerate() {
             hex[2 * index] = HEX[(byte >> 4) as usize];
@@ -529,7 +521,7 @@ struct Parts<'a, 'b> {
     actor: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     tags: Tags<'a>,
     resources: Vec<String>,
-    raw_log: &'b [u8],
+    raw_log: &'b str,
 }
 
 /// The tags map: insertion order, and a key set again keeps its first place (a Python dict).
@@ -553,7 +545,8 @@ impl<'a> Tags<'a> {
 ///
 /// Sound because the str object cannot go away before the item does: the item holds it, through
 /// its containers, and nothing changes the item while a line is written. This code holds the GIL
-/// and runs no Python code: it only reads exact dicts, lists and scalars, and looks keys up with
+/// and runs no Python code (orjson.dumps, before, only reads the item; str() of a float is
+/// built in): it only reads exact dicts, lists and scalars, and looks keys up with
 /// exact str keys in dicts a JSON parser built (their keys are str too), so hashing and comparing
 /// are built in. The UTF-8 bytes are the object's own
 /// (or its cache of them), freed only with it. A lone surrogate has no UTF-8: to_str fails, and
@@ -619,10 +612,14 @@ fn scalar_text<'a>(owner: &'a Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> Fas
     if value.is_none() {
         return Ok(Some(Cow::Borrowed("")));
     }
+    if value.is_exact_instance_of::<PyFloat>() {
+        // str(float), from Python itself: its shortest-repr rules are not written again here.
+        return Ok(Some(Cow::Owned(value.str()?.to_str()?.to_owned())));
+    }
     if value.is_exact_instance_of::<PyDict>() || value.is_exact_instance_of::<PyList>() {
         return Ok(None);
     }
-    Err(Unsupported) // a float (Python's repr is not reproduced here) or a type JSON has not
+    Err(Unsupported) // a type JSON has not
 }
 
 /// normalize._scalar_texts: every item's text, or None when one is a container.
@@ -714,6 +711,10 @@ const NAMED_RESOURCES: [(K, &str, &[K]); 6] = [
     (K::User, "user", &[K::User, K::Name]),
 ];
 
+const RESOURCE_KEYS: [&str; 11] = [
+    "repo", "repoId", "from", "to", "users", "collection", "resourceGroup", "job", "scheduledJob", "serviceAccount", "user",
+];
+
 fn resources_of(
     py: Python<'_>,
     owner: &Bound<'_, PyAny>,
@@ -722,6 +723,14 @@ fn resources_of(
     limit: usize,
 ) -> Fast<Vec<String>> {
     let Ok(data) = data.downcast_exact::<PyDict>() else { return Ok(Vec::new()) };
+    // Most events' data names no resource: one look at its few keys saves eleven lookups.
+    let mut names_one = false;
+    for (name, _) in data.iter() {
+        names_one |= name.downcast_exact::<PyString>().is_ok_and(|name| name.to_str().is_ok_and(|name| RESOURCE_KEYS.contains(&name)));
+    }
+    if !names_one {
+        return Ok(Vec::new());
+    }
     let mut found: Vec<String> = Vec::new();
     for key in [intern!(py, "repo"), intern!(py, "repoId")] {
         if let Some(repo) = data.get_item(key)? {
@@ -762,97 +771,94 @@ fn resources_of(
 
 // --- writing JSON as orjson does ----------------------------------------------------------
 
-/// Whether any of the 8 bytes needs an escape: below 0x20, a quote or a backslash. The usual
-/// bit tricks, exact for "is there any such byte" (they may not say which one).
-fn any_to_escape(word: u64) -> bool {
+/// The high bit of each of the 8 bytes (little-endian) that may need an escape: below 0x20, a
+/// quote or a backslash. The usual bit tricks: a borrow can mark a byte after a true one, never one
+/// before it, so the lowest mark is exactly the first byte to escape.
+fn escape_marks(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let below_space = word.wrapping_sub(ONES * 0x20) & !word;
     let quote = word ^ (ONES * b'"' as u64);
     let backslash = word ^ (ONES * b'\\' as u64);
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
-    (below_space | zero_byte(quote) | zero_byte(backslash)) & HIGHS != 0
+    (below_space | zero_byte(quote) | zero_byte(backslash)) & HIGHS
 }
 
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
+/// How orjson escapes each byte in a string, as (the escape's bytes in a little-endian word, its
+/// length), length 0 for a byte written as it is: `"` and `\`, control characters as \b \t \n \f
+/// \r or \u00xx in lower-case hex; everything else (DEL, non-ASCII) as its UTF-8 bytes.
+const ESCAPES: [(u64, usize); 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut table = [(0u64, 0usize); 256];
     let mut byte = 0;
     while byte < 256 {
-        table[byte] = byte < 0x20 || byte == b'"' as usize || byte == b'\\' as usize;
+        let short = match byte as u8 {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0c => b'f',
+            _ => 0,
+        };
+        table[byte] = if short != 0 {
+            (u64::from_le_bytes([b'\\', short, 0, 0, 0, 0, 0, 0]), 2)
+        } else if byte < 0x20 {
+            (u64::from_le_bytes([b'\\', b'u', b'0', b'0', HEX[byte >> 4], HEX[byte & 0xf], 0, 0]), 6)
+        } else {
+            (0, 0)
+        };
         byte += 1;
     }
     table
 };
 
-/// How orjson escapes `byte` in a string (`"` and `\`, control characters as \b \t \n \f \r or
-/// \u00xx in lower-case hex), escaped once more when `twice` (a JSON text inside a JSON string,
-/// as rawLog is in the line); None for a byte written as it is (DEL and non-ASCII included).
-fn escape(byte: u8, twice: bool) -> Option<([u8; 8], usize)> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let once: &[u8] = match byte {
-        b'"' => b"\\\"",
-        b'\\' => b"\\\\",
-        b'\n' => b"\\n",
-        b'\r' => b"\\r",
-        b'\t' => b"\\t",
-        0x08 => b"\\b",
-        0x0c => b"\\f",
-        0x00..=0x1f => &[b'\\', b'u', b'0', b'0', HEX[(byte >> 4) as usize], HEX[(byte & 0xf) as usize]],
-        _ => return None,
-    };
-    let mut sequence = [0u8; 8];
-    let mut length = 0;
-    for &out in once {
-        if twice && (out == b'\\' || out == b'"') {
-            sequence[length] = b'\\';
-            length += 1;
-        }
-        sequence[length] = out;
-        length += 1;
-    }
-    Some((sequence, length))
-}
-
-/// Appends `text` escaped as orjson escapes a string's content (twice: see `escape`), no quotes.
+/// Appends `text` escaped as orjson escapes a string's content, without the quotes.
 ///
 /// Written through a raw pointer into room reserved up front: this runs for every string of every
-/// line, mostly short ones, and a bounds-checked copy for each run between escapes cost a third of
-/// the line. The room: each byte takes at most 7 (a control character escaped twice, `\\u00xx`),
-/// and an escape is stored as a whole 8-byte word, so 8 more.
-fn write_escaped(out: &mut Vec<u8>, text: &str, twice: bool) {
+/// line (rawLog among them, the event's JSON with a quote every few bytes), and a bounds-checked
+/// copy for each run between escapes cost a third of the line. The room: each byte takes at most 6
+/// (`\u00xx`), and a write is a whole 8-byte word, so 8 more.
+fn write_escaped(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
-    out.reserve(bytes.len() * 7 + 8);
+    out.reserve(bytes.len() * 6 + 8);
     let mut length = out.len();
-    let end = length + bytes.len() * 7 + 8; // what was reserved: no write below reaches past it
+    let end = length + bytes.len() * 6 + 8; // what was reserved: no write below reaches past it
     let base = out.as_mut_ptr();
     let mut index = 0;
     while index < bytes.len() {
-        if let Some(eight) = bytes.get(index..index + 8) {
-            let word = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
-            if !any_to_escape(word) {
+        let byte = match bytes.get(index..index + 8) {
+            Some(eight) => {
+                // Eight bytes at once: copied whole, then kept up to the first one to escape.
+                let word = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
                 debug_assert!(length + 8 <= end);
-                // SAFETY: length + 8 <= end, within the reserved capacity (each input byte adds
-                // at most 7 output bytes, and these 8 add 8 for 8).
+                // SAFETY: length + 8 <= end: each input byte before `index` added at most 6
+                // output bytes, and 8 spare bytes were reserved.
                 unsafe { base.add(length).cast::<u64>().write_unaligned(word) };
-                length += 8;
-                index += 8;
-                continue;
+                let marks = escape_marks(word);
+                if marks == 0 {
+                    length += 8;
+                    index += 8;
+                    continue;
+                }
+                let clean = (marks.trailing_zeros() / 8) as usize;
+                length += clean;
+                index += clean;
+                bytes[index]
             }
-        }
-        let byte = bytes[index];
-        match if NEEDS_ESCAPE[byte as usize] { escape(byte, twice) } else { None } {
-            None => {
-                debug_assert!(length < end);
-                // SAFETY: within the reserved capacity, as above.
-                unsafe { base.add(length).write(byte) };
-                length += 1;
-            }
-            Some((sequence, size)) => {
-                debug_assert!(length + 8 <= end);
-                // SAFETY: within the reserved capacity: the 8 spare bytes cover the whole word.
-                unsafe { base.add(length).cast::<[u8; 8]>().write_unaligned(sequence) };
-                length += size;
-            }
+            None => bytes[index],
+        };
+        let (sequence, size) = ESCAPES[byte as usize];
+        debug_assert!(length + 8 <= end);
+        if size == 0 {
+            // SAFETY: within the reserved capacity, as above.
+            unsafe { base.add(length).write(byte) };
+            length += 1;
+        } else {
+            // SAFETY: within the reserved capacity: the 8 spare bytes cover the whole word.
+            unsafe { base.add(length).cast::<u64>().write_unaligned(sequence) };
+            length += size;
         }
         index += 1;
     }
@@ -863,7 +869,7 @@ fn write_escaped(out: &mut Vec<u8>, text: &str, twice: bool) {
 /// A JSON string as orjson writes it.
 fn write_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
-    write_escaped(out, text, false);
+    write_escaped(out, text);
     out.push(b'"');
 }
 
@@ -893,56 +899,6 @@ fn write_strs(out: &mut Vec<u8>, texts: &[String]) {
         write_str(out, text);
     }
     out.push(b']');
-}
-
-/// Any JSON value as orjson.dumps writes it (floats are not reproduced); with `twice`, that JSON
-/// escaped as the content of a JSON string, in the same pass (rawLog in the line).
-fn write_value(out: &mut Vec<u8>, value: &Bound<'_, PyAny>, depth: usize, twice: bool) -> Fast<()> {
-    let quote: &[u8] = if twice { b"\\\"" } else { b"\"" };
-    let text = |out: &mut Vec<u8>, text: &Bound<'_, PyString>| -> Fast<()> {
-        out.extend_from_slice(quote);
-        write_escaped(out, text.to_str()?, twice);
-        out.extend_from_slice(quote);
-        Ok(())
-    };
-    if let Ok(string) = value.downcast_exact::<PyString>() {
-        text(out, string)?;
-    } else if let Ok(mapping) = value.downcast_exact::<PyDict>() {
-        if depth >= MAX_JSON_DEPTH {
-            return Err(Unsupported);
-        }
-        out.push(b'{');
-        for (index, (key, item)) in mapping.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            text(out, key.downcast_exact::<PyString>().map_err(|_| Unsupported)?)?;
-            out.push(b':');
-            write_value(out, &item, depth + 1, twice)?;
-        }
-        out.push(b'}');
-    } else if let Ok(list) = value.downcast_exact::<PyList>() {
-        if depth >= MAX_JSON_DEPTH {
-            return Err(Unsupported);
-        }
-        out.push(b'[');
-        for (index, item) in list.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            write_value(out, &item, depth + 1, twice)?;
-        }
-        out.push(b']');
-    } else if value.is_exact_instance_of::<PyBool>() {
-        write_bool(out, exact_bool(value)?);
-    } else if value.is_exact_instance_of::<PyInt>() {
-        out.extend_from_slice(int_text(value)?.as_bytes());
-    } else if value.is_none() {
-        out.extend_from_slice(b"null");
-    } else {
-        return Err(Unsupported);
-    }
-    Ok(())
 }
 
 // --- the event check (events._has_model_types) -------------------------------------------
