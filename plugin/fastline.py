@@ -27,7 +27,7 @@ from .normalize import (
 )
 
 if TYPE_CHECKING:
-    from ._native import ItemLineWriter
+    from ._native import Enrichment, ItemLineWriter
 
 
 def _writer_class() -> type[ItemLineWriter] | None:
@@ -39,8 +39,6 @@ def _writer_class() -> type[ItemLineWriter] | None:
 
 
 _WRITER_CLASS = _writer_class()
-
-_UNSUPPORTED: dict[str, bytes] = {}  # an enrichment orjson cannot write: its records take the Python path
 
 
 def is_built() -> bool:
@@ -60,28 +58,31 @@ class FastLines:
             columns, ctx.id_prefix, ctx.org, set(READ_ONLY_TYPES), limits, max_line_bytes, orjson.dumps
         )
         self._enricher = enricher
-        self._enriched: dict[str, dict[str, bytes] | None] = {}  # address -> its columns' JSON
+        self._enriched: dict[str, Enrichment | None] = {}  # address -> what its enrichment fills
+        self._unwritable: set[str] = set()  # addresses whose enrichment orjson cannot write: the Python path's
         # Called for every new event: without enrichment, straight into the compiled code.
         self.line: Callable[[dict[str, Any]], bytes | None] = self._writer.line if enricher is None else self._enriched_line
 
     def _enriched_line(self, item: dict[str, Any]) -> bytes | None:
-        enriched = self._enriched_columns(item.get("ip", ""))
-        if enriched is _UNSUPPORTED:
+        address = item.get("ip", "")
+        enriched = self._enrichment(address)
+        if address in self._unwritable:
             return None
         return self._writer.line(item, enriched)
 
-    def _enriched_columns(self, address: str) -> dict[str, bytes] | None:
+    def _enrichment(self, address: str) -> Enrichment | None:
         """What IpEnricher.apply would set, as each value's JSON; None when it sets nothing."""
         if address in self._enriched:
             return self._enriched[address]
         assert self._enricher is not None
         found = self._enricher.enrichment_of(address)
-        columns: dict[str, bytes] | None = None
+        enrichment: Enrichment | None = None
         if found.entries:
             try:
-                columns = {column: orjson.dumps(value) for column, value in found.columns.items()}
-                columns["enrichments"] = orjson.dumps(list(found.entries))
+                filled = {column: orjson.dumps(value) for column, value in found.columns.items()}
+                filled["enrichments"] = orjson.dumps(list(found.entries))
+                enrichment = self._writer.enrichment(filled)
             except (orjson.JSONEncodeError, TypeError):
-                columns = _UNSUPPORTED
-        self._enriched[address] = columns
-        return columns
+                self._unwritable.add(address)
+        self._enriched[address] = enrichment
+        return enrichment

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 use sha1::{Digest, Sha1};
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Why an item leaves this path: the Python path handles it.
 struct Unsupported;
@@ -147,8 +147,8 @@ enum Slot {
 /// column order and the poll's constants come from the Python side.
 #[pyclass(frozen, module = "hf_audit._native")]
 struct ItemLineWriter {
-    // each column's `{"name":` or `,"name":`, its name (to look an enrichment's value up), its value
-    columns: Vec<(Vec<u8>, Py<PyString>, Slot)>,
+    columns: Vec<(Vec<u8>, Slot)>, // each column's `{"name":` or `,"name":`, and its value
+    names: Vec<String>,            // the columns' names, for `enrichment`
     // The same line as runs of fixed bytes (keys, the poll's constants), each followed by one
     // per-event value: a line without enrichment copies 23 runs instead of 51 keys and 29 values.
     runs: Vec<(Vec<u8>, Option<Field>)>,
@@ -169,7 +169,6 @@ impl ItemLineWriter {
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        py: Python<'_>,
         columns: Vec<(String, Vec<u8>)>,
         id_prefix: Vec<u8>,
         org: String,
@@ -178,6 +177,7 @@ impl ItemLineWriter {
         max_line_bytes: usize,
         dumps: Py<PyAny>,
     ) -> Self {
+        let names = columns.iter().map(|(name, _)| name.clone()).collect();
         let columns = columns
             .into_iter()
             .enumerate()
@@ -186,11 +186,11 @@ impl ItemLineWriter {
                 write_str(&mut key, &name);
                 key.push(b':');
                 let slot = event_field(&name).map_or(Slot::Constant(value), Slot::Event);
-                (key, PyString::intern(py, &name).unbind(), slot)
+                (key, slot)
             })
             .collect::<Vec<_>>();
         let mut runs = vec![(Vec::new(), None)];
-        for (key, _, slot) in &columns {
+        for (key, slot) in &columns {
             let last = runs.len() - 1;
             runs[last].0.extend_from_slice(key);
             match slot {
@@ -206,6 +206,7 @@ impl ItemLineWriter {
         let (tag_value_chars, tag_key_chars, data_tags, data_depth, resources) = limits;
         ItemLineWriter {
             columns,
+            names,
             runs,
             id_prefix,
             org,
@@ -216,14 +217,20 @@ impl ItemLineWriter {
         }
     }
 
+    /// What an enrichment fills for one address (column -> its value's JSON), ready for `line`:
+    /// built once per address, so a record pays nothing to look its columns up.
+    fn enrichment(&self, filled: HashMap<String, Vec<u8>>) -> Enrichment {
+        Enrichment { by_column: self.names.iter().map(|name| filled.get(name).cloned()).collect() }
+    }
+
     /// The item's line (newline included), or None when the Python path must write it.
-    /// `enriched`: column -> its value's JSON, for the columns an enrichment fills.
+    /// `enriched`: what an enrichment fills for the item's address (from `enrichment`).
     #[pyo3(signature = (item, enriched=None))]
     fn line<'py>(
         &self,
         py: Python<'py>,
         item: &Bound<'py, PyAny>,
-        enriched: Option<&Bound<'py, PyDict>>,
+        enriched: Option<&Enrichment>,
     ) -> Option<Bound<'py, PyBytes>> {
         let raw_log = self.dumps.bind(py).call1((item,)).ok()?; // refused (an error): the Python path
         let raw_log = std::str::from_utf8(raw_log.downcast_exact::<PyBytes>().ok()?.as_bytes()).ok()?;
@@ -235,6 +242,12 @@ impl ItemLineWriter {
             (line.len() <= self.max_line_bytes).then(|| PyBytes::new(py, &line))
         })
     }
+}
+
+/// An enrichment's values, by column (see `ItemLineWriter::enrichment`).
+#[pyclass(frozen, module = "hf_audit._native")]
+struct Enrichment {
+    by_column: Vec<Option<Vec<u8>>>,
 }
 
 /// The fields of an event that the record reads, with the model's defaults: text borrowed from
@@ -270,7 +283,7 @@ impl ItemLineWriter {
         py: Python<'_>,
         item: &'a Bound<'_, PyAny>,
         raw_log: &str,
-        enriched: Option<&Bound<'_, PyDict>>,
+        enriched: Option<&Enrichment>,
         line: &mut Vec<u8>,
     ) -> Fast<()> {
         let owner = item;
@@ -343,10 +356,10 @@ impl ItemLineWriter {
             }
             Some(enriched) => {
                 // An enrichment may fill any column, one the event also fills (srcCity) included.
-                for (key, name, slot) in &self.columns {
+                for ((key, slot), filled) in self.columns.iter().zip(&enriched.by_column) {
                     line.extend_from_slice(key);
-                    match (enriched.get_item(name.bind(py))?, slot) {
-                        (Some(json), _) => line.extend_from_slice(json.downcast_exact::<PyBytes>().map_err(|_| Unsupported)?.as_bytes()),
+                    match (filled, slot) {
+                        (Some(json), _) => line.extend_from_slice(json),
                         (None, Slot::Constant(value)) => line.extend_from_slice(value),
                         (None, Slot::Event(field)) => self.write_field(line, *field, &parts),
                     }
@@ -999,6 +1012,7 @@ fn is_canonical_time(text: &[u8]) -> bool {
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<ItemLineWriter>()?;
+    module.add_class::<Enrichment>()?;
     module.add_function(wrap_pyfunction!(has_model_types, module)?)?;
     Ok(())
 }
