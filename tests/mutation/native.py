@@ -54,8 +54,8 @@ MUTANTS: tuple[tuple[str, str, str], ...] = (
     ("uuid variant", 'hex[16] = b"89ab"[(digest[8] >> 4 & 0x3) as usize];', 'hex[16] = b"89ab"[(digest[8] & 0x3) as usize];'),
     ("id length bound", "Ok(!text.is_empty() && text.len() <= most && text.is_ascii())", "Ok(!text.is_empty() && text.len() < most && text.is_ascii())"),
     ("author id alias", "if matches!(name, K::Author) && nested.contains(key(py, K::Id))? {", "if false {"),
-    ("only author.deleted may be null", "if !value.is_exact_instance_of::<PyBool>() && !(value.is_none() && flag_may_be_null) {",
-     "if !value.is_exact_instance_of::<PyBool>() && !value.is_none() {"),
+    ("only author.deleted may be null", "if !(value.is_exact_instance_of::<PyBool>() || value.is_none() && flag_may_be_null) {",
+     "if !(value.is_exact_instance_of::<PyBool>() || value.is_none()) {"),
     ("hour bound", "hour < 24 &&", "hour <= 24 &&"),
     ("leap years", "year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)", "year % 4 == 0"),
 )

@@ -3,9 +3,9 @@
 //!
 //! The Python code stays the definition (plugin/normalize.py, plugin/line.py). This is a second
 //! implementation of its common case only: whenever an item holds something it does not reproduce
-//! exactly (a float, an integer beyond 64 bits, a lone surrogate, deep nesting, an unexpected type)
-//! or its line would exceed the bound, it returns None and the poll takes the Python path. It also
-//! holds the event check (events._has_model_types) in the same way.
+//! exactly (an integer beyond 64 bits, a lone surrogate, nesting orjson refuses, a type JSON has
+//! not) or its line would exceed the bound, it returns None and the poll takes the Python path. It
+//! also holds the event check (events._has_model_types) in the same way.
 //! tests/test_fastline.py checks both give the same bytes, on the corpora and on generated events;
 //! tests/mutation/native.py checks those tests catch one-line slips here.
 
@@ -278,10 +278,10 @@ thread_local! {
 }
 
 impl ItemLineWriter {
-    fn write_line<'a>(
+    fn write_line(
         &self,
         py: Python<'_>,
-        item: &'a Bound<'_, PyAny>,
+        item: &Bound<'_, PyAny>,
         raw_log: &str,
         enriched: Option<&Enrichment>,
         line: &mut Vec<u8>,
@@ -510,7 +510,6 @@ impl ItemLineWriter {
         };
         if let Ok(list) = value.downcast_exact::<PyList>() {
             if let Some(texts) = scalar_texts(owner, list)? {
-                drop(child_tag);
                 if budget <= 0 {
                     return Ok((false, budget));
                 }
@@ -973,7 +972,7 @@ fn model_types(py: Python<'_>, item: &Bound<'_, PyAny>) -> Fast<bool> {
         }
         if let Some(flag) = flag {
             if let Some(value) = nested.get_item(key(py, flag))? {
-                if !value.is_exact_instance_of::<PyBool>() && !(value.is_none() && flag_may_be_null) {
+                if !(value.is_exact_instance_of::<PyBool>() || value.is_none() && flag_may_be_null) {
                     return Ok(false);
                 }
             }
