@@ -143,15 +143,44 @@ enum Slot {
     Event(Field),
 }
 
+/// One column of the record, in order.
+struct Column {
+    key: Vec<u8>, // `{"name":` or `,"name":`
+    name: String,
+    slot: Slot,
+}
+
+/// A line as runs of fixed bytes (keys, the poll's constants, an enrichment's values), each
+/// followed by at most one per-event value: 23 runs for the 51 columns.
+type Runs = Vec<(Vec<u8>, Option<Field>)>;
+
+/// The runs of `columns`, with the values `filled` gives (column -> JSON) in place of theirs: an
+/// enrichment may fill any column, one the event also fills (srcCity) included.
+fn runs_of(columns: &[Column], filled: &HashMap<String, Vec<u8>>) -> Runs {
+    let mut runs: Runs = vec![(Vec::new(), None)];
+    for column in columns {
+        let last = runs.len() - 1;
+        runs[last].0.extend_from_slice(&column.key);
+        match (filled.get(&column.name), &column.slot) {
+            (Some(json), _) | (None, Slot::Constant(json)) => runs[last].0.extend_from_slice(json),
+            (None, Slot::Event(field)) => {
+                runs[last].1 = Some(*field);
+                runs.push((Vec::new(), None));
+            }
+        }
+    }
+    let last = runs.len() - 1;
+    runs[last].0.extend_from_slice(b"}\n");
+    runs
+}
+
 /// Writes one poll's lines. Built once a poll from the record template (normalize.py), so the
 /// column order and the poll's constants come from the Python side.
 #[pyclass(frozen, module = "hf_audit._native")]
 struct ItemLineWriter {
-    columns: Vec<(Vec<u8>, Slot)>, // each column's `{"name":` or `,"name":`, and its value
-    names: Vec<String>,            // the columns' names, for `enrichment`
-    // The same line as runs of fixed bytes (keys, the poll's constants), each followed by one
-    // per-event value: a line without enrichment copies 23 runs instead of 51 keys and 29 values.
-    runs: Vec<(Vec<u8>, Option<Field>)>,
+    columns: Vec<Column>,
+    runs: Runs, // the line without enrichment
+
     id_prefix: Vec<u8>,
     org: String,
     read_only_types: HashSet<String>,
@@ -177,8 +206,7 @@ impl ItemLineWriter {
         max_line_bytes: usize,
         dumps: Py<PyAny>,
     ) -> Self {
-        let names = columns.iter().map(|(name, _)| name.clone()).collect();
-        let columns = columns
+        let columns: Vec<Column> = columns
             .into_iter()
             .enumerate()
             .map(|(index, (name, value))| {
@@ -186,27 +214,13 @@ impl ItemLineWriter {
                 write_str(&mut key, &name);
                 key.push(b':');
                 let slot = event_field(&name).map_or(Slot::Constant(value), Slot::Event);
-                (key, slot)
+                Column { key, name, slot }
             })
-            .collect::<Vec<_>>();
-        let mut runs = vec![(Vec::new(), None)];
-        for (key, slot) in &columns {
-            let last = runs.len() - 1;
-            runs[last].0.extend_from_slice(key);
-            match slot {
-                Slot::Constant(value) => runs[last].0.extend_from_slice(value),
-                Slot::Event(field) => {
-                    runs[last].1 = Some(*field);
-                    runs.push((Vec::new(), None));
-                }
-            }
-        }
-        let last = runs.len() - 1;
-        runs[last].0.extend_from_slice(b"}\n");
+            .collect();
+        let runs = runs_of(&columns, &HashMap::new());
         let (tag_value_chars, tag_key_chars, data_tags, data_depth, resources) = limits;
         ItemLineWriter {
             columns,
-            names,
             runs,
             id_prefix,
             org,
@@ -220,7 +234,7 @@ impl ItemLineWriter {
     /// What an enrichment fills for one address (column -> its value's JSON), ready for `line`:
     /// built once per address, so a record pays nothing to look its columns up.
     fn enrichment(&self, filled: HashMap<String, Vec<u8>>) -> Enrichment {
-        Enrichment { by_column: self.names.iter().map(|name| filled.get(name).cloned()).collect() }
+        Enrichment { runs: runs_of(&self.columns, &filled) }
     }
 
     /// The item's line (newline included), or None when the Python path must write it.
@@ -244,10 +258,10 @@ impl ItemLineWriter {
     }
 }
 
-/// An enrichment's values, by column (see `ItemLineWriter::enrichment`).
+/// A line with an enrichment's values in it (see `ItemLineWriter::enrichment`).
 #[pyclass(frozen, module = "hf_audit._native")]
 struct Enrichment {
-    by_column: Vec<Option<Vec<u8>>>,
+    runs: Runs,
 }
 
 /// The fields of an event that the record reads, with the model's defaults: text borrowed from
@@ -345,26 +359,10 @@ impl ItemLineWriter {
 
         let parts = Parts { event, actor, tags, resources, raw_log };
         line.clear();
-        match enriched {
-            None => {
-                for (fixed, field) in &self.runs {
-                    line.extend_from_slice(fixed);
-                    if let Some(field) = field {
-                        self.write_field(line, *field, &parts);
-                    }
-                }
-            }
-            Some(enriched) => {
-                // An enrichment may fill any column, one the event also fills (srcCity) included.
-                for ((key, slot), filled) in self.columns.iter().zip(&enriched.by_column) {
-                    line.extend_from_slice(key);
-                    match (filled, slot) {
-                        (Some(json), _) => line.extend_from_slice(json),
-                        (None, Slot::Constant(value)) => line.extend_from_slice(value),
-                        (None, Slot::Event(field)) => self.write_field(line, *field, &parts),
-                    }
-                }
-                line.extend_from_slice(b"}\n");
+        for (fixed, field) in enriched.map_or(&self.runs, |enriched| &enriched.runs) {
+            line.extend_from_slice(fixed);
+            if let Some(field) = field {
+                self.write_field(line, *field, &parts);
             }
         }
         Ok(())
