@@ -55,6 +55,11 @@ class Enrichment:
     columns: dict[str, Any] = field(default_factory=dict)
     entries: tuple[dict[str, Any], ...] = ()
 
+    def filled(self) -> dict[str, Any]:
+        """The record's columns it sets (none when it found nothing): its src* columns, and
+        `enrichments` as a list of the record's own (the entries are never changed)."""
+        return {**self.columns, "enrichments": list(self.entries)} if self.entries else {}
+
 
 _NOTHING = Enrichment()
 
@@ -175,10 +180,7 @@ class IpEnricher:
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any]:
         """`record` with its src* columns filled for its srcIP (the same dict, changed in place)."""
-        found = self.enrichment_of(record["srcIP"])
-        if found.entries:
-            record.update(found.columns)
-            record["enrichments"] = list(found.entries)  # a list of its own; the entries are never changed
+        record.update(self.enrichment_of(record["srcIP"]).filled())
         return record
 
     def enrichment_of(self, address: str) -> Enrichment:

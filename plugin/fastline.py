@@ -11,7 +11,7 @@ installed without a Rust toolchain, hf-audit runs the Python path alone, only sl
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
@@ -58,31 +58,26 @@ class FastLines:
             columns, ctx.id_prefix, ctx.org, set(READ_ONLY_TYPES), limits, max_line_bytes, orjson.dumps
         )
         self._enricher = enricher
-        self._enriched: dict[str, Enrichment | None] = {}  # address -> what its enrichment fills
-        self._unwritable: set[str] = set()  # addresses whose enrichment orjson cannot write: the Python path's
+        # address -> what its enrichment fills (None: nothing; False: orjson cannot write it)
+        self._enriched: dict[str, Enrichment | None | Literal[False]] = {}
         # Called for every new event: without enrichment, straight into the compiled code.
         self.line: Callable[[dict[str, Any]], bytes | None] = self._writer.line if enricher is None else self._enriched_line
 
     def _enriched_line(self, item: dict[str, Any]) -> bytes | None:
         address = item.get("ip", "")
-        enriched = self._enrichment(address)
-        if address in self._unwritable:
-            return None
-        return self._writer.line(item, enriched)
+        if address not in self._enriched:
+            self._enriched[address] = self._enrichment(address)
+        enrichment = self._enriched[address]
+        return None if enrichment is False else self._writer.line(item, enrichment)
 
-    def _enrichment(self, address: str) -> Enrichment | None:
-        """What IpEnricher.apply would set, as each value's JSON; None when it sets nothing."""
-        if address in self._enriched:
-            return self._enriched[address]
+    def _enrichment(self, address: str) -> Enrichment | None | Literal[False]:
+        """What IpEnricher.apply sets for `address`, for the compiled writer; None when it sets
+        nothing, False when orjson cannot write it (its records take the Python path)."""
         assert self._enricher is not None
-        found = self._enricher.enrichment_of(address)
-        enrichment: Enrichment | None = None
-        if found.entries:
-            try:
-                filled = {column: orjson.dumps(value) for column, value in found.columns.items()}
-                filled["enrichments"] = orjson.dumps(list(found.entries))
-                enrichment = self._writer.enrichment(filled)
-            except (orjson.JSONEncodeError, TypeError):
-                self._unwritable.add(address)
-        self._enriched[address] = enrichment
-        return enrichment
+        filled = self._enricher.enrichment_of(address).filled()
+        if not filled:
+            return None
+        try:
+            return self._writer.enrichment({column: orjson.dumps(value) for column, value in filled.items()})
+        except (orjson.JSONEncodeError, TypeError):
+            return False
