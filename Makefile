@@ -10,8 +10,9 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # The compiled hot path (plugin/native, Rust) is built by the install, so a change to it reinstalls.
-# rustup puts cargo in ~/.cargo/bin: a shell that never sourced ~/.cargo/env still builds it.
-export PATH := $(PATH):$(HOME)/.cargo/bin
+# rustup puts cargo in ~/.cargo/bin: a shell that never sourced ~/.cargo/env still builds it, and,
+# as ~/.cargo/env does, it comes before a distribution's older cargo.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 NATIVE := plugin/native/Cargo.toml plugin/native/Cargo.lock plugin/native/src/lib.rs
 
 $(VENV)/.runtime: pyproject.toml $(NATIVE) | $(BIN)/python

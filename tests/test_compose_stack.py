@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -378,6 +379,47 @@ def test_image_puts_the_poller_on_the_path() -> None:
     env_args = " ".join(args for instruction, args in final_stage() if instruction == "ENV")
     assert 'PATH="/opt/hf-audit/bin:' in env_args
     assert "python -m venv /opt/hf-audit" in dockerfile_runs()
+
+
+def dockerfile_args() -> dict[str, str]:
+    """The default of each ARG (`ARG NAME=value`)."""
+    pairs = (args.split("=", 1) for instruction, args in dockerfile_instructions() if instruction == "ARG" and "=" in args)
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def stage_base(stage: str) -> str:
+    """The image a named stage (`FROM image AS stage`) starts from, its ARGs resolved."""
+    for instruction, args in dockerfile_instructions():
+        words = args.split()
+        if instruction == "FROM" and len(words) == 3 and words[1].upper() == "AS" and words[2] == stage:
+            return re.sub(r"\$\{(\w+)\}", lambda m: dockerfile_args()[m[1]], words[0])
+    raise AssertionError(f"the Dockerfile has no stage {stage!r}")
+
+
+# The Python 3 of each Debian release an image tag may name: Debian's python3 builds the wheel.
+DEBIAN_PYTHON = {"bookworm": "3.11", "trixie": "3.13"}
+
+
+def test_image_build_fails_without_the_compiled_hot_path() -> None:
+    final_runs = " ".join(args for instruction, args in final_stage() if instruction == "RUN")
+    assert '/opt/hf-audit/bin/python -c "import hf_audit._native"' in final_runs
+
+
+def test_wheels_are_built_with_rust_on_the_runtime_images_debian_release_and_python() -> None:
+    builder, runtime = stage_base("wheels"), dockerfile_args()["PYTHON_IMAGE"]
+    assert builder.startswith("rust:"), builder
+    release = runtime.rsplit("-", 1)[1]
+    assert builder.rsplit("-", 1)[1] == release, f"{builder} and {runtime}: two Debian releases, two C libraries"
+    assert runtime.startswith(f"python:{DEBIAN_PYTHON[release]}-"), f"{runtime}: not the Python 3 of Debian {release}"
+
+
+def test_wheels_stage_rust_is_as_new_as_the_crate_needs() -> None:
+    crate = tomllib.loads((REPO / "plugin" / "native" / "Cargo.toml").read_text(encoding="utf-8"))
+    needed = tuple(int(part) for part in crate["package"]["rust-version"].split("."))
+    tag = stage_base("wheels").split(":", 1)[1]
+    version = re.match(r"(\d+)\.(\d+)", tag)
+    assert version, f"rust:{tag} names no version: the build would not be repeatable"
+    assert (int(version[1]), int(version[2])) >= needed[:2], f"rust:{tag} is older than the crate's rust-version"
 
 
 def test_build_context_keeps_what_the_image_needs() -> None:
