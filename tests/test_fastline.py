@@ -154,6 +154,29 @@ def test_an_event_at_the_edge_of_a_rule_gets_the_python_paths_line_from_the_comp
     assert line == python_line(item)
 
 
+# The escaper writes 8 bytes at a time into room it reserved beforehand (lib.rs, `write_escaped`):
+# every length across several 8-byte steps, at the densest escaping (a control character becomes 6
+# bytes), at none, and mixed with quotes and multi-byte characters, in an unbounded column
+# (message) and in a bounded one (a tag value). tests/test_native_checked.py runs this against a
+# build whose bounds assertions are on.
+ESCAPE_MIXES = {
+    "control": "\x01",
+    "plain": "a",
+    "quote and backslash": 'x"\\',
+    "multi-byte": "é😀\x1f",
+}
+
+
+@pytest.mark.parametrize("unit", ESCAPE_MIXES.values(), ids=ESCAPE_MIXES.keys())
+def test_a_string_of_every_length_is_escaped_as_the_python_path_does(unit: str) -> None:
+    lines = fastline.FastLines(CTX, BOUND, None)
+    base = corpus("plain", 1)[0]
+    for length in range(1100):
+        text = (unit * length)[:length]
+        item = as_export_item(base | {"message": text, "data": {"v": text}})
+        assert lines.line(item) == python_line(item), f"{length} characters of {unit!r}"
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

@@ -834,7 +834,7 @@ fn write_escaped(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() * 6 + 8);
     let mut length = out.len();
-    let end = length + bytes.len() * 6 + 8; // what was reserved: no write below reaches past it
+    let room = out.capacity(); // no write below reaches past it: the debug build asserts so
     let base = out.as_mut_ptr();
     let mut index = 0;
     while index < bytes.len() {
@@ -842,8 +842,8 @@ fn write_escaped(out: &mut Vec<u8>, text: &str) {
             Some(eight) => {
                 // Eight bytes at once: copied whole, then kept up to the first one to escape.
                 let word = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
-                debug_assert!(length + 8 <= end);
-                // SAFETY: length + 8 <= end: each input byte before `index` added at most 6
+                debug_assert!(length + 8 <= room);
+                // SAFETY: length + 8 <= room: each input byte before `index` added at most 6
                 // output bytes, and 8 spare bytes were reserved.
                 unsafe { base.add(length).cast::<u64>().write_unaligned(word) };
                 let marks = escape_marks(word);
@@ -860,7 +860,7 @@ fn write_escaped(out: &mut Vec<u8>, text: &str) {
             None => bytes[index],
         };
         let (sequence, size) = ESCAPES[byte as usize];
-        debug_assert!(length + 8 <= end);
+        debug_assert!(length + 8 <= room);
         if size == 0 {
             // SAFETY: within the reserved capacity, as above.
             unsafe { base.add(length).write(byte) };
