@@ -14,6 +14,8 @@ wall time):
 - enrichment: a full backfill of the newest-first export with both MaxMind databases set (City and
   ASN, small files written by tests/ip_databases.py for the simulated Hub's addresses), against
   the same backfill without them;
+- the floor: a process that only starts Python and imports requests, orjson and pydantic's
+  BaseModel, which any poll of this design loads; no steady-state poll can cost less;
 - the lower bound: the same body (fetched once) parsed and each event serialized by the fastest
   JSON library here (orjson, and msgspec when installed), nothing else (tests/peers/lower_bound.py);
 - a second workload, rich data (`hf-audit-simhub --data rich`: nested data, lists of objects, 10
@@ -68,6 +70,10 @@ STEADY_TARGET = 0.10  # a poll with nothing new costs under this share of a full
 RICH = "rich data"  # the second workload: nested data, 10 to 40 leaves (plugin/simhub/richdata.py)
 RICH_SUFFIX = f", {RICH}"
 ENRICHED_ROW = "ours: full + City & ASN DBs, newest-first"
+# What any poll of this design loads before its first line of its own: Python, requests, orjson and
+# pydantic's BaseModel. The steady state can cost no less, so it bounds the steady-state share.
+FLOOR_ROW = "floor: Python + requests, orjson, pydantic"
+FLOOR_IMPORTS = "import requests, orjson; from pydantic import BaseModel"
 ENRICHMENT_BUDGET = 0.10  # a backfill with both MaxMind databases costs at most 10% more
 
 
@@ -242,6 +248,10 @@ def expect_lines(sample: Sample, expected: int, what: str) -> Sample:
     return sample
 
 
+def bench_floor(rows: dict[str, Row], work: Path, timeout: float) -> None:
+    rows[FLOOR_ROW].samples.append(expect_lines(measure([[sys.executable, "-c", FLOOR_IMPORTS]], base_env(work), timeout), 0, "floor"))
+
+
 def bench_enriched(hub: Hub, events: int, rows: dict[str, Row], work: Path, timeout: float, databases: IpDatabases) -> None:
     """A full backfill with HF_AUDIT_GEOIP_CITY_DB and HF_AUDIT_GEOIP_ASN_DB set."""
     state = Path(tempfile.mkdtemp(prefix="state-", dir=work))
@@ -393,6 +403,11 @@ def print_workload_targets(rows: dict[str, Row], suffix: str, label: str) -> Non
               f"(CPU {steady.best('cpu') / base.best('cpu'):.1%}) -> {verdict(share < STEADY_TARGET)}")
         new = rows[f"ours: steady, +{NEW_EVENTS} new, {order}{suffix}"]
         print(f"  (steady, +{NEW_EVENTS} new, {order}: {new.best() / base.best():.1%} of full)")
+    floor = rows[FLOOR_ROW]
+    if floor.samples:
+        print(f"  (the floor of any poll, {FLOOR_IMPORTS!r}: {floor.best():.2f} s = {floor.best() / full.best():.1%} "
+              f"of full; a steady share under {STEADY_TARGET:.0%} needs a full poll above {floor.best() / STEADY_TARGET:.2f} s "
+              "even if the poll's own imports and work took nothing)")
     ours = [row for name, row in rows.items() if name.startswith("ours:") and name.endswith(suffix) and row.samples]
     if not suffix:
         ours = [row for row in ours if not row.name.endswith(RICH_SUFFIX)]
@@ -453,6 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [f"ours: {kind}, {order}" for order in ORDERS
              for kind in ("full backfill", "steady, no new", f"steady, +{NEW_EVENTS} new")]
     names.insert(1, ENRICHED_ROW)
+    names.append(FLOOR_ROW)
     names += [f"lower bound: {lib}" for lib in json_libraries()] + ["lower bound + HTTP GET"]
     names += [f"ours: {kind}, newest-first{RICH_SUFFIX}" for kind in ("full backfill", "steady, no new", f"steady, +{NEW_EVENTS} new")]
     names += [f"lower bound: {lib}{RICH_SUFFIX}" for lib in json_libraries()] + [f"lower bound + HTTP GET{RICH_SUFFIX}"]
@@ -470,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if order != "newest-first":
                         continue  # the others do not depend on the order: measured once per repetition
                     bench_enriched(hub, args.events, rows, work, args.timeout, databases)
+                    bench_floor(rows, work, args.timeout)
                     bench_lower_bound(hub, args.events, rows, work, args.timeout)
                     if args.skip_peers:
                         continue
