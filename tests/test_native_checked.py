@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CRATE = REPO / "plugin" / "native"
+# tests/mutation/native.py points this at a mutated copy of the crate; the worktree's otherwise.
+CRATE = Path(os.environ.get("HF_AUDIT_NATIVE_CRATE") or REPO / "plugin" / "native")
 BUILD = REPO / "build" / "checked"
 IN_PROCESS = "not poll and not doctor"
 # One line from a fresh process: (the line the compiled path writes) == (the Python path's line).

@@ -8,6 +8,9 @@ run builds each mutant in a copy of the crate (build/mutation/native), puts it i
 first on PYTHONPATH (the worktree is never changed) and runs the tests. It fails when a mutant survives that
 is not listed as equivalent, with its reason, in EQUIVALENT.
 
+The slips in an `unsafe` write's room (CHECKED_MUTANTS) run against tests/test_native_checked.py
+instead, which builds the mutated copy of the crate in Rust's debug profile.
+
 Usage: python tests/mutation/native.py   (about 10 s of build and 5 s of tests per mutant)
 """
 
@@ -60,6 +63,14 @@ MUTANTS: tuple[tuple[str, str, str], ...] = (
     ("leap years", "year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)", "year % 4 == 0"),
 )
 
+# A slip in an `unsafe` write's room does not change what a release build writes while the buffer
+# happens to have room, so these run against tests/test_native_checked.py (a debug build of the
+# mutated crate, its bounds assertions on) instead.
+CHECKED_MUTANTS: tuple[tuple[str, str, str], ...] = (
+    ("escaper's reservation", "    out.reserve(bytes.len() * 6 + 8);", "    out.reserve(bytes.len() + 8);"),
+)
+CHECKED_TESTS = ("tests/test_native_checked.py", "-x", "-q", "-p", "no:cacheprovider")
+
 EQUIVALENT: dict[str, str] = {}
 
 
@@ -79,6 +90,21 @@ def build(source: str, tree: Path) -> str | None:
 def tests_pass(tree: Path) -> bool:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     return subprocess.run([sys.executable, "-m", "pytest", *TESTS], cwd=REPO, env=env, capture_output=True).returncode == 0
+
+
+def checked_tests_pass() -> bool:
+    env = {**os.environ, "HF_AUDIT_NATIVE_CRATE": str(BUILD / "crate")}
+    return subprocess.run([sys.executable, "-m", "pytest", *CHECKED_TESTS], cwd=REPO, env=env, capture_output=True).returncode == 0
+
+
+def judge(name: str, killed: bool, outcomes: dict[str, int], survivors: list[str]) -> None:
+    """Print and count one mutant's verdict: killed, equivalent (listed in EQUIVALENT) or survived."""
+    verdict = "killed" if killed else ("equivalent" if name in EQUIVALENT else "SURVIVED")
+    print(f"{verdict:>10}  {name}", flush=True)
+    if verdict == "SURVIVED":
+        survivors.append(name)
+    else:
+        outcomes[verdict] += 1
 
 
 def main() -> int:
@@ -104,13 +130,17 @@ def main() -> int:
         if (problem := build(original.replace(text, mutant), tree)) is not None:
             broken.append(f"{name}: does not build: {problem}")
             continue
-        killed = not tests_pass(tree)
-        verdict = "killed" if killed else ("equivalent" if name in EQUIVALENT else "SURVIVED")
-        print(f"{verdict:>10}  {name}", flush=True)
-        if verdict == "SURVIVED":
-            survivors.append(name)
-        else:
-            outcomes[verdict] += 1
+        judge(name, not tests_pass(tree), outcomes, survivors)
+    (BUILD / "crate" / "src" / "lib.rs").write_text(original)
+    if not checked_tests_pass():
+        print(f"the unmutated crate does not pass {CHECKED_TESTS[0]}", file=sys.stderr)
+        return 1
+    for name, text, mutant in CHECKED_MUTANTS:
+        if original.count(text) != 1:
+            broken.append(f"{name}: its text occurs {original.count(text)} times in lib.rs (edit the mutant)")
+            continue
+        (BUILD / "crate" / "src" / "lib.rs").write_text(original.replace(text, mutant))
+        judge(f"{name} (checked build)", not checked_tests_pass(), outcomes, survivors)
     print(f"native: {outcomes['killed']} killed, {len(survivors)} survived, {outcomes['equivalent']} equivalent, {len(broken)} broken")
     for line in broken:
         print(f"broken: {line}", file=sys.stderr)
