@@ -48,6 +48,14 @@ def test_wheel_holds_the_package_and_nothing_else(dist):
     assert not any(name.startswith(("tests/", "fluent-bit/")) for name in names)
 
 
+def test_wheel_carries_the_data_files_beside_the_code(dist):
+    names = zipfile.ZipFile(dist["wheel"]).namelist()
+    rules = [name for name in names if name.startswith("hf_audit/detections/rules/") and name.endswith(".yml")]
+    assert len(rules) == len(list((Path(__file__).resolve().parents[1] / "plugin/detections/rules").glob("*.yml"))) > 0
+    assert "hf_audit/detections/attack/enterprise-attack-subset.json" in names
+    assert {"hf_audit/native/Cargo.toml", "hf_audit/native/Cargo.lock", "hf_audit/native/src/lib.rs"} <= set(names)
+
+
 def test_sdist_carries_sources_and_readme(dist):
     names = tarfile.open(dist["sdist"]).getnames()
     root = names[0].split("/")[0]
