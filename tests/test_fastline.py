@@ -275,15 +275,9 @@ canonical_times = st.builds(
     st.sampled_from(["000", "999"]),
 )
 any_json = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | awkward_text | st.lists(st.integers(), max_size=2)
-nested = st.none() | any_json | st.dictionaries(
-    st.sampled_from(["_id", "id", "user", "avatarUrl", "type", "deleted", "formatted", "country", "city", "role", "last4", "clientId", "name"]),
-    any_json,
-    max_size=5,
-)
-
-
 TOP_FIELDS = ["_id", "type", "createdAt", "message", "ip", "userAgent", "author", "location", "token", "oauth", "data"]
 NESTED_FIELDS = ["_id", "id", "user", "avatarUrl", "type", "deleted", "formatted", "country", "city", "role", "last4", "clientId", "name"]
+nested = st.none() | any_json | st.dictionaries(st.sampled_from(NESTED_FIELDS), any_json, max_size=5)
 field_values = any_json | nested | canonical_times | st.sampled_from(["a" * 256, "a" * 257, "é", "", "a" * 1024, "a" * 1025, "2026-01-01T00:00:00.000Z"])
 
 

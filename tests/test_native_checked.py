@@ -17,10 +17,11 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
+
+from native_build import build_extension, copy_package
 
 REPO = Path(__file__).resolve().parents[1]
 # tests/mutation/native.py points this at a mutated copy of the crate; the worktree's otherwise.
@@ -43,13 +44,9 @@ pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="no cargo 
 @pytest.fixture(scope="module")
 def checked_tree() -> Path:
     """A copy of plugin/ as hf_audit, with the extension built in Rust's debug profile."""
-    tree = BUILD / "tree"
-    shutil.rmtree(tree, ignore_errors=True)
-    shutil.copytree(REPO / "plugin", tree / "hf_audit", ignore=shutil.ignore_patterns("__pycache__", "target", "_native*"))
-    env = {**os.environ, "PYO3_PYTHON": sys.executable, "CARGO_TARGET_DIR": str(BUILD / "target")}
-    build = subprocess.run(["cargo", "build", "--locked", "--quiet"], cwd=CRATE, env=env, capture_output=True, text=True, timeout=900)
-    assert build.returncode == 0, build.stderr[-2000:]
-    shutil.copy(BUILD / "target" / "debug" / "lib_native.so", tree / "hf_audit" / f"_native{sysconfig.get_config_var('EXT_SUFFIX')}")
+    tree = copy_package(BUILD / "tree")
+    problem = build_extension(CRATE, BUILD / "target", tree, release=False)
+    assert problem is None, problem
     return tree
 
 

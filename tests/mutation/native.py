@@ -20,10 +20,13 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # run as a script: tests/ holds the shared build helpers
+
+from native_build import build_extension, copy_package  # noqa: E402 - importable once tests/ is on the path
+
 CRATE = REPO / "plugin" / "native"
 BUILD = REPO / "build" / "mutation" / "native"
 TESTS = ("tests/test_fastline.py", "-x", "-q", "-p", "no:cacheprovider")
@@ -76,15 +79,8 @@ EQUIVALENT: dict[str, str] = {}
 
 def build(source: str, tree: Path) -> str | None:
     """Build lib.rs as `source` into the tree's hf_audit; the compiler's complaint when it fails."""
-    crate = BUILD / "crate"
-    (crate / "src" / "lib.rs").write_text(source)
-    env = {**os.environ, "PYO3_PYTHON": sys.executable, "CARGO_TARGET_DIR": str(BUILD / "target")}
-    result = subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=crate, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        return result.stderr[-500:]
-    suffix = sysconfig.get_config_var("EXT_SUFFIX")
-    shutil.copy(BUILD / "target" / "release" / "lib_native.so", tree / "hf_audit" / f"_native{suffix}")
-    return None
+    (BUILD / "crate" / "src" / "lib.rs").write_text(source)
+    return build_extension(BUILD / "crate", BUILD / "target", tree, release=True)
 
 
 def tests_pass(tree: Path) -> bool:
@@ -122,10 +118,8 @@ def main() -> int:
         print("tests/mutation/native.py needs cargo (Rust) on PATH", file=sys.stderr)
         return 2
     original = (CRATE / "src" / "lib.rs").read_text()
-    tree = BUILD / "tree"
-    for copy in (tree, BUILD / "crate"):
-        shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(REPO / "plugin", tree / "hf_audit", ignore=shutil.ignore_patterns("__pycache__", "target", "_native*"))
+    tree = copy_package(BUILD / "tree")
+    shutil.rmtree(BUILD / "crate", ignore_errors=True)
     shutil.copytree(CRATE, BUILD / "crate", ignore=shutil.ignore_patterns("target"))
     survivors: list[str] = []
     broken: list[str] = []
